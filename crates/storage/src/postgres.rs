@@ -1,0 +1,183 @@
+//! The PostgreSQL backend, for production and several replicas on one database.
+//!
+//! Migrations take sqlx's session-level advisory lock, so replicas that boot together apply
+//! each migration exactly once; that lock needs a direct connection, not PgBouncer in
+//! transaction mode. Every pooled connection carries a `statement_timeout`, and acquiring one
+//! has a deadline, so an exhausted pool or a stuck query turns into a fast 503.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool, Row};
+
+use crate::StoreError;
+use crate::store::{Backend, InstanceInfo, MigrationReport, PoolStats, Store, StoreSettings};
+
+static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
+
+pub(crate) struct PostgresStore {
+    pool: PgPool,
+    max_connections: u32,
+}
+
+impl PostgresStore {
+    pub(crate) async fn open(
+        options: PgConnectOptions,
+        settings: &StoreSettings,
+    ) -> Result<Self, StoreError> {
+        let statement_timeout = settings.statement_timeout.as_millis().to_string();
+        let options = options
+            .application_name("recon")
+            .options([("statement_timeout", statement_timeout.as_str())]);
+        // One direct connection first: a pool would turn "connection refused" into a
+        // misleading PoolTimedOut after acquire_timeout.
+        let probe = tokio::time::timeout(settings.connect_timeout, options.connect())
+            .await
+            .map_err(|_| StoreError::Timeout(settings.connect_timeout))?
+            .map_err(|error| StoreError::Unavailable(error.to_string()))?;
+        let _ = probe.close().await;
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections.max(1))
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_lazy_with(options);
+        Ok(Self {
+            pool,
+            max_connections: settings.max_connections.max(1),
+        })
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn ping(&self, timeout: Duration) -> Result<(), StoreError> {
+        tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(&self.pool))
+            .await
+            .map_err(|_| StoreError::Timeout(timeout))??;
+        Ok(())
+    }
+
+    async fn migrate(&self) -> Result<MigrationReport, StoreError> {
+        let before = applied_count(&self.pool).await;
+        MIGRATOR.run(&self.pool).await?;
+        let after = applied_count(&self.pool).await;
+        Ok(MigrationReport {
+            known: MIGRATOR.iter().count(),
+            applied_now: after.saturating_sub(before),
+        })
+    }
+
+    async fn verify_schema(&self) -> Result<(), StoreError> {
+        let applied: Vec<(i64, Vec<u8>, bool)> =
+            sqlx::query_as("SELECT version, checksum, success FROM _sqlx_migrations")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|error| StoreError::Schema(format!("no migration table: {error}")))?;
+        crate::store::check_applied(&MIGRATOR, &applied)?;
+        sqlx::query("SELECT count(*) FROM recon_instances")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|error| StoreError::Schema(format!("recon_instances: {error}")))?;
+        Ok(())
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        PoolStats {
+            size: self.pool.size(),
+            idle: self.pool.num_idle() as u32,
+            max: self.max_connections,
+        }
+    }
+
+    async fn register_instance(&self, instance: &InstanceInfo) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO recon_instances \
+             (id, hostname, version, started_at_ms, last_seen_at_ms, heartbeats) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, \
+             version = excluded.version, last_seen_at_ms = excluded.last_seen_at_ms",
+        )
+        .bind(&instance.id)
+        .bind(&instance.hostname)
+        .bind(&instance.version)
+        .bind(instance.started_at_ms)
+        .bind(instance.last_seen_at_ms)
+        .bind(instance.heartbeats)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn record_heartbeat(&self, id: &str, now_ms: i64) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // FOR UPDATE makes concurrent read-then-write transactions on one row queue up
+        // instead of losing updates.
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT heartbeats FROM recon_instances WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(current) = current else {
+            return Err(StoreError::Schema(format!(
+                "instance {id} is not registered"
+            )));
+        };
+        sqlx::query(
+            "UPDATE recon_instances SET heartbeats = $1, last_seen_at_ms = $2 WHERE id = $3",
+        )
+        .bind(current + 1)
+        .bind(now_ms)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(current + 1)
+    }
+
+    async fn list_instances(&self) -> Result<Vec<InstanceInfo>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, hostname, version, started_at_ms, last_seen_at_ms, heartbeats \
+             FROM recon_instances ORDER BY last_seen_at_ms DESC, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(InstanceInfo {
+                    id: row.try_get("id")?,
+                    hostname: row.try_get("hostname")?,
+                    version: row.try_get("version")?,
+                    started_at_ms: row.try_get("started_at_ms")?,
+                    last_seen_at_ms: row.try_get("last_seen_at_ms")?,
+                    heartbeats: row.try_get("heartbeats")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    async fn deregister_instance(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM recon_instances WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+async fn applied_count(pool: &PgPool) -> usize {
+    sqlx::query_scalar::<_, i64>("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(pool)
+        .await
+        .map(|count| count as usize)
+        .unwrap_or(0)
+}

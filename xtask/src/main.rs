@@ -1,0 +1,3 @@
+//! Project automation (placeholder until the test gate lands).
+
+fn main() {}
