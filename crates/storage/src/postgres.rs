@@ -17,6 +17,9 @@ use crate::store::{Backend, InstanceInfo, MigrationReport, PoolStats, Store, Sto
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
 
+/// Advisory-lock key held around a migration run ("recon-mi" in ASCII).
+const MIGRATION_LOCK_KEY: i64 = 0x7265_636f_6e2d_6d69;
+
 pub(crate) struct PostgresStore {
     pool: PgPool,
     max_connections: u32,
@@ -63,12 +66,32 @@ impl Store for PostgresStore {
     }
 
     async fn migrate(&self) -> Result<MigrationReport, StoreError> {
-        let before = applied_count(&self.pool).await;
-        MIGRATOR.run(&self.pool).await?;
-        let after = applied_count(&self.pool).await;
+        // sqlx already takes an advisory lock inside `run`; taking our own around the counts
+        // as well makes `applied_now` exact when replicas migrate at the same moment (advisory
+        // locks are re-entrant within a session, so sqlx's own lock still succeeds).
+        let mut connection = self.pool.acquire().await?;
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(MIGRATION_LOCK_KEY)
+            .execute(&mut *connection)
+            .await?;
+        let outcome = async {
+            let before = applied_count(&mut connection).await;
+            MIGRATOR.run_direct(&mut *connection).await?;
+            let after = applied_count(&mut connection).await;
+            Ok::<_, StoreError>(after.saturating_sub(before))
+        }
+        .await;
+        let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(MIGRATION_LOCK_KEY)
+            .execute(&mut *connection)
+            .await;
+        if unlocked.is_err() {
+            // A connection that may still hold the lock must not go back to the pool.
+            connection.detach();
+        }
         Ok(MigrationReport {
             known: MIGRATOR.iter().count(),
-            applied_now: after.saturating_sub(before),
+            applied_now: outcome?,
         })
     }
 
@@ -174,10 +197,10 @@ impl Store for PostgresStore {
     }
 }
 
-async fn applied_count(pool: &PgPool) -> usize {
+async fn applied_count(connection: &mut sqlx::PgConnection) -> usize {
+    // Before the first migration the table does not exist: nothing is applied.
     sqlx::query_scalar::<_, i64>("SELECT count(*) FROM _sqlx_migrations WHERE success")
-        .fetch_one(pool)
+        .fetch_one(connection)
         .await
-        .map(|count| count as usize)
-        .unwrap_or(0)
+        .map_or(0, |count| count as usize)
 }

@@ -83,9 +83,15 @@ impl Store for SqliteStore {
     }
 
     async fn migrate(&self) -> Result<MigrationReport, StoreError> {
-        let before = applied_count(&self.writer).await;
-        MIGRATOR.run(&self.writer).await?;
-        let after = applied_count(&self.writer).await;
+        // sqlx's migration lock is a no-op on SQLite, so two processes migrating one file at
+        // once would both try to apply the same migration. One IMMEDIATE transaction around
+        // the whole run takes the write lock first; the other process waits (busy_timeout),
+        // then finds everything applied. sqlx nests each migration in a savepoint inside it.
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let before = applied_count(&mut tx).await;
+        MIGRATOR.run_direct(&mut *tx).await?;
+        let after = applied_count(&mut tx).await;
+        tx.commit().await?;
         Ok(MigrationReport {
             known: MIGRATOR.iter().count(),
             applied_now: after.saturating_sub(before),
@@ -193,10 +199,10 @@ impl Store for SqliteStore {
     }
 }
 
-async fn applied_count(pool: &SqlitePool) -> usize {
+async fn applied_count(connection: &mut sqlx::SqliteConnection) -> usize {
+    // Before the first migration the table does not exist: nothing is applied.
     sqlx::query_scalar::<_, i64>("SELECT count(*) FROM _sqlx_migrations WHERE success")
-        .fetch_one(pool)
+        .fetch_one(connection)
         .await
-        .map(|count| count as usize)
-        .unwrap_or(0)
+        .map_or(0, |count| count as usize)
 }
