@@ -4,6 +4,7 @@
 //! [`router`] is the seam: the binary serves it, tests call it with `oneshot` or bind port 0.
 //! Nothing in this crate reads the environment or opens sockets on its own.
 
+mod diagnostics;
 pub mod errors;
 pub mod health;
 pub mod observability;

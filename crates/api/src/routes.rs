@@ -7,6 +7,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use crate::diagnostics;
 use crate::errors::ApiError;
 use crate::health;
 use crate::observability::observe;
@@ -23,11 +24,17 @@ pub const METRICS_PATH: &str = "/metrics";
 
 /// Builds the router with all routes and middleware.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route(LIVE_PATH, get(health::live))
         .route(READY_PATH, get(health::ready))
         .route(HEALTH_PATH, get(health::report))
-        .route(METRICS_PATH, get(metrics))
+        .route(METRICS_PATH, get(metrics));
+    if state.debug_routes {
+        router = router
+            .route("/api/debug/sleep", get(diagnostics::sleep))
+            .route("/api/debug/panic", get(diagnostics::panic));
+    }
+    router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(observe))

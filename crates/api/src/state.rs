@@ -41,6 +41,8 @@ pub struct App {
     pub build: BuildInfo,
     /// When the process started serving.
     pub started_at: Instant,
+    /// Whether the development-only diagnostics routes are mounted.
+    pub debug_routes: bool,
 }
 
 /// The state handlers extract: a cheap clone of one `Arc<App>`.

@@ -193,6 +193,7 @@ pub async fn run(config: Config) -> Result<Stopped, Fatal> {
             commit: COMMIT,
         },
         started_at: Instant::now(),
+        debug_routes: config.debug_routes,
     }));
     spawn_workers(&config, &state, &instance_id, &workers, &stop_workers).await;
 
@@ -359,6 +360,11 @@ fn standard_checks(config: &Config) {
     if config.environment == Environment::Production && config.database.backend == Backend::Sqlite {
         tracing::warn!(
             "SQLite in production supports one replica only; use PostgreSQL to run several"
+        );
+    }
+    if config.debug_routes {
+        tracing::warn!(
+            "RECON_DEBUG_ROUTES=true: /api/debug/sleep and /api/debug/panic are mounted"
         );
     }
     if config.environment == Environment::Production && config.redis.is_none() {

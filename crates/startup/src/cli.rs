@@ -105,6 +105,9 @@ pub struct Settings {
     /// After a stop signal: how long to keep serving while unready, for load balancers, in ms [default: 0]
     #[arg(long, env = "RECON_SHUTDOWN_DRAIN_MS", global = true)]
     pub shutdown_drain_ms: Option<String>,
+    /// Development only: mount /api/debug/sleep and /api/debug/panic to rehearse drains and crashes [default: false]
+    #[arg(long, env = "RECON_DEBUG_ROUTES", global = true)]
+    pub debug_routes: Option<String>,
     /// After the drain: how long in-flight requests may take to finish, in ms [default: 20000]
     #[arg(long, env = "RECON_SHUTDOWN_GRACE_MS", global = true)]
     pub shutdown_grace_ms: Option<String>,

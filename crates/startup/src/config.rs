@@ -114,6 +114,8 @@ pub struct Config {
     pub shutdown_drain: Duration,
     /// In-flight request deadline after the drain.
     pub shutdown_grace: Duration,
+    /// Mount the development-only diagnostics routes.
+    pub debug_routes: bool,
     /// Secrets that were generated for this run (development only), for the WARN at boot.
     pub generated_secrets: Vec<&'static str>,
 }
@@ -329,6 +331,25 @@ impl Config {
             value(&settings.shutdown_drain_ms).as_deref(),
             0,
         );
+        let debug_routes = match value(&settings.debug_routes).as_deref().map(str::trim) {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => {
+                if environment == Environment::Production {
+                    check.problem(
+                        "RECON_DEBUG_ROUTES",
+                        "diagnostics routes are refused in production; unset RECON_DEBUG_ROUTES",
+                    );
+                }
+                true
+            }
+            Some(other) => {
+                check.problem(
+                    "RECON_DEBUG_ROUTES",
+                    format!("{other:?} is not a boolean; use true or false"),
+                );
+                false
+            }
+        };
         let shutdown_grace = check.millis(
             "RECON_SHUTDOWN_GRACE_MS",
             value(&settings.shutdown_grace_ms).as_deref(),
@@ -440,6 +461,7 @@ impl Config {
             health_timeout,
             shutdown_drain,
             shutdown_grace,
+            debug_routes,
             generated_secrets,
         })
     }
