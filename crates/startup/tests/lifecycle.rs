@@ -721,3 +721,59 @@ fn the_healthcheck_subcommand_reports_a_live_service_and_a_missing_one() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot reach"));
 }
+
+/// Finds promtool on PATH (`cargo xtask test` puts target/tools first); required under CI.
+fn promtool() -> Option<String> {
+    let found = std::process::Command::new("promtool")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some("promtool".to_owned());
+    }
+    assert!(
+        !recon_test_support::in_ci(),
+        "promtool is required under CI=true; `cargo xtask test` installs it into target/tools"
+    );
+    eprintln!(
+        "note: promtool not found; the /metrics lint is skipped (run through `cargo xtask test` to get it)"
+    );
+    None
+}
+
+#[test]
+fn the_metrics_exposition_passes_promtool_without_complaint() {
+    let Some(promtool) = promtool() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut recon = Recon::start(dir.path(), &[]);
+    recon.wait_listening();
+    recon.wait_status("/api/health/ready", 200, BOOT);
+    for path in ["/api/health", "/api/health/live", "/nope", "/metrics"] {
+        recon.get(path);
+    }
+    let exposition = recon.get("/metrics").body;
+    let mut check = std::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run promtool");
+    use std::io::Write;
+    check
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(exposition.as_bytes())
+        .expect("write metrics");
+    let output = check.wait_with_output().expect("promtool output");
+    let complaints = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success() && complaints.trim().is_empty(),
+        "promtool complains:\n{complaints}\n---\n{exposition}"
+    );
+}
