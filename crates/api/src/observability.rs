@@ -13,7 +13,6 @@ use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method};
-use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
 use tracing::Instrument;
@@ -27,12 +26,14 @@ pub const LATENCY_BUCKETS: &[f64] = &[
 ];
 
 tokio::task_local! {
-    static REQUEST_ID: Arc<str>;
+    static REQUEST_ID: HeaderValue;
 }
 
 /// The id of the request being handled on this task, if any.
 pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(|id| id.to_string()).ok()
+    REQUEST_ID
+        .try_with(|id| id.to_str().unwrap_or_default().to_owned())
+        .ok()
 }
 
 /// A Prometheus recorder configured with Recon's histogram buckets. The binary installs it
@@ -112,56 +113,159 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// The middleware: request id, span, log line and metrics for every request.
-pub async fn observe(request: Request, next: Next) -> Response {
+/// The middleware as a tower layer: request id, span, log line and metrics for every request.
+/// Written by hand rather than with `axum::middleware::from_fn`, which boxes a cloned inner
+/// service per request; on the probe path that overhead was measurable (docs/benchmarks.md).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ObserveLayer;
+
+impl<S> tower::Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Observe { inner }
+    }
+}
+
+/// The service [`ObserveLayer`] wraps around each route.
+#[derive(Debug, Clone)]
+pub struct Observe<S> {
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for Observe<S>
+where
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Self::Error>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        // The clone that was made ready is the one to call; keep a fresh clone for next time.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(observe(request, inner))
+    }
+}
+
+fn new_request_id() -> HeaderValue {
+    let mut buffer = uuid::Uuid::encode_buffer();
+    let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+async fn observe<S>(request: Request, mut inner: S) -> Result<Response, std::convert::Infallible>
+where
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>,
+{
     let started = Instant::now();
-    let request_id: Arc<str> = match request
-        .headers()
-        .get(&REQUEST_ID_HEADER)
-        .and_then(valid_request_id)
-    {
-        Some(id) => Arc::from(id),
-        None => Arc::from(uuid::Uuid::new_v4().to_string()),
+    let request_id = match request.headers().get(&REQUEST_ID_HEADER) {
+        Some(given) if valid_request_id(given).is_some() => given.clone(),
+        _ => new_request_id(),
     };
     let method = method_label(request.method());
-    let route = request
+    let route: Arc<str> = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or("unmatched", |path| path.as_str())
-        .to_owned();
-    let is_probe = route.starts_with("/api/health") || route == "/metrics";
+        .map_or_else(|| Arc::from("unmatched"), |path| route_name(path.as_str()));
+    let is_probe = route.starts_with("/api/health") || &*route == "/metrics";
+    let id_text = request_id.to_str().unwrap_or_default();
     let span = if is_probe {
-        tracing::debug_span!("request", method, route = %route, request_id = %request_id, status = tracing::field::Empty)
+        tracing::debug_span!("request", method, route = %route, request_id = %id_text, status = tracing::field::Empty)
     } else {
-        tracing::info_span!("request", method, route = %route, request_id = %request_id, status = tracing::field::Empty)
+        tracing::info_span!("request", method, route = %route, request_id = %id_text, status = tracing::field::Empty)
     };
 
-    let mut response = REQUEST_ID
+    let Ok(mut response) = REQUEST_ID
         .scope(
-            Arc::clone(&request_id),
-            next.run(request).instrument(span.clone()),
+            request_id.clone(),
+            inner.call(request).instrument(span.clone()),
         )
         .await;
 
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    span.record("status", status);
-    let latency_ms = elapsed.as_secs_f64() * 1000.0;
-    if is_probe {
-        tracing::debug!(parent: &span, status, latency_ms, "request completed");
-    } else if status >= 500 {
-        tracing::warn!(parent: &span, status, latency_ms, "request failed");
-    } else {
-        tracing::info!(parent: &span, status, latency_ms, "request completed");
+    if !span.is_disabled() {
+        span.record("status", status);
+        let latency_ms = elapsed.as_secs_f64() * 1000.0;
+        if is_probe {
+            tracing::debug!(parent: &span, status, latency_ms, "request completed");
+        } else if status >= 500 {
+            tracing::warn!(parent: &span, status, latency_ms, "request failed");
+        } else {
+            tracing::info!(parent: &span, status, latency_ms, "request completed");
+        }
     }
-    metrics::counter!("recon_http_requests_total", "method" => method, "route" => route.clone(), "status" => status_label(status)).increment(1);
-    metrics::histogram!("recon_http_request_duration_seconds", "method" => method, "route" => route).record(elapsed.as_secs_f64());
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response
-            .headers_mut()
-            .insert(REQUEST_ID_HEADER.clone(), value);
-    }
+    record_metrics(&route, method, status, elapsed.as_secs_f64());
     response
+        .headers_mut()
+        .insert(REQUEST_ID_HEADER.clone(), request_id);
+    Ok(response)
+}
+
+/// Per-route metric handles, cached per worker thread: the metrics registry otherwise hashes
+/// and allocates the label set on every request. The cache holds one entry per (route,
+/// method, status) actually seen, which the matched-route labelling keeps small.
+#[derive(Default)]
+struct RouteHandles {
+    counters: Vec<(&'static str, u16, metrics::Counter)>,
+    histograms: Vec<(&'static str, metrics::Histogram)>,
+}
+
+thread_local! {
+    static HANDLES: std::cell::RefCell<std::collections::HashMap<Arc<str>, RouteHandles>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+    static ROUTE_NAMES: std::cell::RefCell<std::collections::HashMap<String, Arc<str>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// An interned `Arc<str>` for a matched route, so labelling allocates once per route.
+fn route_name(path: &str) -> Arc<str> {
+    ROUTE_NAMES.with_borrow_mut(|names| match names.get(path) {
+        Some(name) => Arc::clone(name),
+        None => {
+            let name: Arc<str> = Arc::from(path);
+            names.insert(path.to_owned(), Arc::clone(&name));
+            name
+        }
+    })
+}
+
+fn record_metrics(route: &Arc<str>, method: &'static str, status: u16, seconds: f64) {
+    HANDLES.with_borrow_mut(|handles| {
+        let entry = handles.entry(Arc::clone(route)).or_default();
+        let counter = match entry.counters.iter().find(|(m, s, _)| *m == method && *s == status) {
+            Some((_, _, counter)) => counter,
+            None => {
+                let counter = metrics::counter!("recon_http_requests_total", "method" => method, "route" => route.to_string(), "status" => status_label(status));
+                entry.counters.push((method, status, counter));
+                &entry.counters[entry.counters.len() - 1].2
+            }
+        };
+        counter.increment(1);
+        let histogram = match entry.histograms.iter().find(|(m, _)| *m == method) {
+            Some((_, histogram)) => histogram,
+            None => {
+                let histogram = metrics::histogram!("recon_http_request_duration_seconds", "method" => method, "route" => route.to_string());
+                entry.histograms.push((method, histogram));
+                &entry.histograms[entry.histograms.len() - 1].1
+            }
+        };
+        histogram.record(seconds);
+    });
 }
 
 fn status_label(status: u16) -> metrics::SharedString {

@@ -3,14 +3,13 @@
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::diagnostics;
 use crate::errors::ApiError;
 use crate::health;
-use crate::observability::observe;
+use crate::observability::ObserveLayer;
 use crate::state::AppState;
 
 /// Liveness probe path (Kubernetes livenessProbe, Docker HEALTHCHECK).
@@ -37,7 +36,7 @@ pub fn router(state: AppState) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn(observe))
+        .layer(ObserveLayer)
         .with_state(state)
 }
 
