@@ -1,5 +1,17 @@
 //! Recon's domain: the reconciliation engine and its business rules.
 //!
 //! This crate is pure. It does no I/O of its own — readers parse from any `std::io::Read` the
-//! caller hands in — and depends on neither tokio, sqlx, axum nor any other I/O crate; the
-//! invariant test in `tests/purity.rs` fails if that ever changes.
+//! caller hands in, writers write to any `std::io::Write` — and depends on neither tokio, sqlx,
+//! axum nor any other I/O crate; the invariant test in `tests/purity.rs` fails if that changes.
+//!
+//! The pieces, in the order a run uses them: [`mapping`] and [`reader`] turn sources into
+//! [`record::Record`]s; [`rules`] holds the rules file's types and their validation;
+//! [`engine`] finds candidates, scores them with [`criteria`] and assigns them with a strategy;
+//! [`outcome`] is what comes out, and [`export`] writes it.
+
+pub mod criteria;
+pub mod mapping;
+pub mod parse;
+pub mod reader;
+pub mod record;
+pub mod rules;

@@ -1,0 +1,529 @@
+//! Readers: CSV and JSON Lines from any `std::io::Read` into records, streaming.
+//!
+//! Rows are read in chunks of [`CHUNK_ROWS`] and each chunk is parsed in parallel (rayon), so
+//! memory holds one chunk of raw rows at a time besides the records themselves. CSV handles any
+//! single-byte delimiter, quoting, a UTF-8 byte-order mark, CRLF and a header row; a row with
+//! more or fewer fields than the header is reported, not guessed at. Rows longer than
+//! `limits.max_row_bytes` or wider than `limits.max_fields` are errors. With `on_error = "fail"`
+//! the first bad row stops the read; with `"skip"` it is reported and left out. Ids must be
+//! unique within a source.
+
+use std::io::{BufRead, BufReader, Read};
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use serde_json::value::RawValue;
+
+use crate::mapping::{Format, Limits, Mapping, OnError, RowError, SourceSpec};
+use crate::record::Record;
+
+/// Rows parsed per parallel batch.
+pub const CHUNK_ROWS: usize = 32 * 1024;
+
+/// What a read produced.
+#[derive(Debug, Default)]
+pub struct Dataset {
+    /// The records, in input order.
+    pub records: Vec<Record>,
+    /// Rows left out (only with `on_error = "skip"`).
+    pub skipped: Vec<RowError>,
+}
+
+/// Why a source could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    /// The bytes are not CSV/JSON Lines at all, or reading failed.
+    #[error("{0}")]
+    Malformed(String),
+    /// The mapping does not fit the source.
+    #[error("mapping: {0}")]
+    Mapping(String),
+    /// A row could not become a record (and `on_error` is `fail`).
+    #[error("{0}")]
+    Row(RowError),
+}
+
+/// Reads a whole source. `on_rows` is called with the number of rows read so far.
+pub fn read(
+    input: impl Read,
+    spec: &SourceSpec,
+    on_rows: &(dyn Fn(u64) + Sync),
+) -> Result<Dataset, ReadError> {
+    let mut dataset = match spec.format {
+        Format::Csv => read_csv(input, spec, on_rows)?,
+        Format::Jsonl => read_jsonl(input, spec, on_rows)?,
+    };
+    check_unique_ids(&mut dataset, spec.on_error)?;
+    Ok(dataset)
+}
+
+fn delimiter(spec: &SourceSpec) -> Result<u8, ReadError> {
+    u8::try_from(spec.delimiter)
+        .ok()
+        .filter(u8::is_ascii)
+        .ok_or_else(|| {
+            ReadError::Mapping(format!(
+                "delimiter {:?} must be a single ASCII character",
+                spec.delimiter
+            ))
+        })
+}
+
+fn read_csv(
+    input: impl Read,
+    spec: &SourceSpec,
+    on_rows: &(dyn Fn(u64) + Sync),
+) -> Result<Dataset, ReadError> {
+    // The csv crate reports a record after a CRLF as starting on the previous line (it begins
+    // at that line's '\n'), so line numbers are corrected when the file uses CRLF.
+    let mut input = BufReader::with_capacity(64 * 1024, input);
+    let crlf = input
+        .fill_buf()
+        .map_err(|error| ReadError::Malformed(format!("read failed: {error}")))?
+        .windows(2)
+        .any(|pair| pair == b"\r\n");
+    let line_of = |position: Option<&csv::Position>| {
+        position.map_or(0, csv::Position::line) + u64::from(crlf)
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter(spec)?)
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(input);
+    let header: Vec<String> = reader
+        .byte_headers()
+        .map_err(|error| ReadError::Malformed(format!("cannot read the header row: {error}")))?
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let name = String::from_utf8_lossy(name);
+            let name = if i == 0 {
+                name.trim_start_matches('\u{feff}')
+            } else {
+                &name
+            };
+            name.trim().to_owned()
+        })
+        .collect();
+    if header.is_empty() || header.iter().all(String::is_empty) {
+        return Err(ReadError::Malformed(
+            "the file is empty or has no header row".to_owned(),
+        ));
+    }
+    check_width(1, header.len(), &spec.limits)?;
+    let mapping = Mapping::compile(spec, &header).map_err(ReadError::Mapping)?;
+
+    let mut dataset = Dataset::default();
+    let mut chunk: Vec<(u64, csv::ByteRecord)> = Vec::with_capacity(CHUNK_ROWS);
+    let mut data_rows = 0u64;
+    let mut row = csv::ByteRecord::new();
+    loop {
+        let more = reader.read_byte_record(&mut row).map_err(|error| {
+            let line = line_of(error.position());
+            ReadError::Malformed(format!("line {line}: not valid CSV ({error})"))
+        })?;
+        if more {
+            let line = line_of(row.position());
+            if row.as_slice().len() > spec.limits.max_row_bytes {
+                return Err(ReadError::Row(RowError {
+                    line,
+                    column: String::new(),
+                    value: String::new(),
+                    reason: format!(
+                        "row is {} bytes, over the limit of {} (limits.max_row_bytes)",
+                        row.as_slice().len(),
+                        spec.limits.max_row_bytes
+                    ),
+                }));
+            }
+            check_width(line, row.len(), &spec.limits)?;
+            chunk.push((line, row.clone()));
+        }
+        if chunk.len() == CHUNK_ROWS || (!more && !chunk.is_empty()) {
+            let width = header.len();
+            let parsed: Vec<Result<Record, RowError>> = chunk
+                .par_iter()
+                .enumerate()
+                .map(|(offset, (line, raw))| {
+                    if raw.len() != width {
+                        return Err(RowError {
+                            line: *line,
+                            column: String::new(),
+                            value: String::new(),
+                            reason: format!("has {} fields; the header has {width}", raw.len()),
+                        });
+                    }
+                    let mut values = Vec::with_capacity(raw.len());
+                    for (index, bytes) in raw.iter().enumerate() {
+                        values.push(std::str::from_utf8(bytes).map_err(|_| RowError {
+                            line: *line,
+                            column: header[index].clone(),
+                            value: String::from_utf8_lossy(bytes).chars().take(80).collect(),
+                            reason: "not valid UTF-8".to_owned(),
+                        })?);
+                    }
+                    mapping.record(*line, data_rows + offset as u64 + 1, &values)
+                })
+                .collect();
+            data_rows += chunk.len() as u64;
+            collect(&mut dataset, parsed, spec.on_error)?;
+            chunk.clear();
+            on_rows(data_rows);
+        }
+        if !more {
+            break;
+        }
+    }
+    Ok(dataset)
+}
+
+fn check_width(line: u64, fields: usize, limits: &Limits) -> Result<(), ReadError> {
+    if fields > limits.max_fields {
+        return Err(ReadError::Row(RowError {
+            line,
+            column: String::new(),
+            value: String::new(),
+            reason: format!(
+                "row has {fields} fields, over the limit of {} (limits.max_fields)",
+                limits.max_fields
+            ),
+        }));
+    }
+    Ok(())
+}
+
+fn collect(
+    dataset: &mut Dataset,
+    parsed: Vec<Result<Record, RowError>>,
+    on_error: OnError,
+) -> Result<(), ReadError> {
+    dataset.records.reserve(parsed.len());
+    for outcome in parsed {
+        match outcome {
+            Ok(record) => dataset.records.push(record),
+            Err(error) if on_error == OnError::Skip => dataset.skipped.push(error),
+            Err(error) => return Err(ReadError::Row(error)),
+        }
+    }
+    Ok(())
+}
+
+fn read_jsonl(
+    input: impl Read,
+    spec: &SourceSpec,
+    on_rows: &(dyn Fn(u64) + Sync),
+) -> Result<Dataset, ReadError> {
+    let mut input = BufReader::new(input);
+    let mut dataset = Dataset::default();
+    let mut mapping: Option<Mapping> = None;
+    let mut header: Vec<String> = Vec::new();
+    let mut chunk: Vec<(u64, String)> = Vec::with_capacity(CHUNK_ROWS);
+    let mut line_number = 0u64;
+    let mut data_rows = 0u64;
+    loop {
+        let mut bytes = Vec::new();
+        let limit = spec.limits.max_row_bytes as u64 + 1;
+        let read = (&mut input)
+            .take(limit)
+            .read_until(b'\n', &mut bytes)
+            .map_err(|error| ReadError::Malformed(format!("read failed: {error}")))?;
+        let more = read > 0;
+        if more {
+            line_number += 1;
+            if bytes.len() as u64 >= limit && bytes.last() != Some(&b'\n') {
+                return Err(ReadError::Row(RowError {
+                    line: line_number,
+                    column: String::new(),
+                    value: String::new(),
+                    reason: format!(
+                        "line is over the limit of {} bytes (limits.max_row_bytes)",
+                        spec.limits.max_row_bytes
+                    ),
+                }));
+            }
+            let text = String::from_utf8(bytes).map_err(|_| {
+                ReadError::Row(RowError {
+                    line: line_number,
+                    column: String::new(),
+                    value: String::new(),
+                    reason: "not valid UTF-8".to_owned(),
+                })
+            })?;
+            let text = if line_number == 1 {
+                text.trim_start_matches('\u{feff}').to_owned()
+            } else {
+                text
+            };
+            if !text.trim().is_empty() {
+                if mapping.is_none() {
+                    let object: FxHashMap<String, &RawValue> = serde_json::from_str(text.trim())
+                        .map_err(|error| {
+                            ReadError::Malformed(format!(
+                                "line {line_number}: not a JSON object ({error})"
+                            ))
+                        })?;
+                    header = object.into_keys().collect();
+                    header.sort();
+                    check_width(line_number, header.len(), &spec.limits)?;
+                    mapping = Some(Mapping::compile(spec, &header).map_err(ReadError::Mapping)?);
+                }
+                chunk.push((line_number, text));
+            }
+        }
+        if let Some(mapping) = &mapping
+            && (chunk.len() == CHUNK_ROWS || (!more && !chunk.is_empty()))
+        {
+            let parsed: Vec<Result<Record, RowError>> = chunk
+                .par_iter()
+                .enumerate()
+                .map(|(offset, (line, text))| {
+                    json_row(
+                        mapping,
+                        &header,
+                        *line,
+                        data_rows + offset as u64 + 1,
+                        text,
+                        &spec.limits,
+                    )
+                })
+                .collect();
+            data_rows += chunk.len() as u64;
+            collect(&mut dataset, parsed, spec.on_error)?;
+            chunk.clear();
+            on_rows(data_rows);
+        }
+        if !more {
+            break;
+        }
+    }
+    if mapping.is_none() {
+        return Err(ReadError::Malformed(
+            "the file holds no JSON objects".to_owned(),
+        ));
+    }
+    Ok(dataset)
+}
+
+fn json_row(
+    mapping: &Mapping,
+    header: &[String],
+    line: u64,
+    data_row: u64,
+    text: &str,
+    limits: &Limits,
+) -> Result<Record, RowError> {
+    let error = |column: &str, reason: String| RowError {
+        line,
+        column: column.to_owned(),
+        value: String::new(),
+        reason,
+    };
+    let object: FxHashMap<&str, &RawValue> = serde_json::from_str(text.trim())
+        .map_err(|e| error("", format!("not a JSON object ({e})")))?;
+    if object.len() > limits.max_fields {
+        return Err(error(
+            "",
+            format!(
+                "object has {} fields, over the limit of {} (limits.max_fields)",
+                object.len(),
+                limits.max_fields
+            ),
+        ));
+    }
+    let mut owned: Vec<String> = Vec::with_capacity(header.len());
+    for name in header {
+        let value = match object.get(name.as_str()) {
+            None => String::new(),
+            Some(raw) => {
+                let raw = raw.get();
+                match raw.as_bytes().first() {
+                    Some(b'"') => serde_json::from_str::<String>(raw)
+                        .map_err(|e| error(name, format!("bad string ({e})")))?,
+                    Some(b'{') | Some(b'[') => {
+                        return Err(error(
+                            name,
+                            "nested objects and arrays are not supported".to_owned(),
+                        ));
+                    }
+                    _ if raw == "null" => String::new(),
+                    // Numbers keep their literal text, so decimals stay exact.
+                    _ => raw.to_owned(),
+                }
+            }
+        };
+        owned.push(value);
+    }
+    let values: Vec<&str> = owned.iter().map(String::as_str).collect();
+    mapping.record(line, data_row, &values)
+}
+
+fn check_unique_ids(dataset: &mut Dataset, on_error: OnError) -> Result<(), ReadError> {
+    let mut first_seen: FxHashMap<&str, u64> = FxHashMap::default();
+    let mut duplicates = Vec::new();
+    for (index, record) in dataset.records.iter().enumerate() {
+        if let Some(first) = first_seen.insert(&record.id, record.line) {
+            let error = RowError {
+                line: record.line,
+                column: "id".to_owned(),
+                value: record.id.to_string(),
+                reason: format!(
+                    "duplicate id (first on line {first}); ids must be unique within a source"
+                ),
+            };
+            if on_error == OnError::Fail {
+                return Err(ReadError::Row(error));
+            }
+            duplicates.push((index, error));
+        }
+    }
+    for (index, error) in duplicates.into_iter().rev() {
+        dataset.records.remove(index);
+        dataset.skipped.push(error);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::FieldColumns;
+
+    fn spec() -> SourceSpec {
+        SourceSpec {
+            id: Some("id".into()),
+            fields: FieldColumns {
+                reference: Some("ref".into()),
+                amount: Some("amount".into()),
+                date: Some("date".into()),
+                ..FieldColumns::default()
+            },
+            ..SourceSpec::default()
+        }
+    }
+
+    fn read_str(text: &str, spec: &SourceSpec) -> Result<Dataset, ReadError> {
+        read(text.as_bytes(), spec, &|_| {})
+    }
+
+    #[test]
+    fn csv_with_bom_crlf_and_quotes_reads() {
+        let text = "\u{feff}id,ref,amount,date\r\n1,\"A, quoted\",\"1,234.50\",2026-01-02\r\n2,B,-3,2026-01-03\r\n";
+        let dataset = read_str(text, &spec()).expect("reads");
+        assert_eq!(dataset.records.len(), 2);
+        assert_eq!(dataset.records[0].reference.as_deref(), Some("A, quoted"));
+        assert_eq!(
+            dataset.records[0].amount.map(|a| a.to_string()),
+            Some("1234.50".into())
+        );
+        assert_eq!(dataset.records[1].line, 3);
+    }
+
+    #[test]
+    fn a_bad_value_names_line_column_and_value() {
+        let error =
+            read_str("id,ref,amount,date\n1,A,12.x,2026-01-02\n", &spec()).expect_err("fails");
+        match error {
+            ReadError::Row(row) => {
+                assert_eq!(
+                    (row.line, row.column.as_str(), row.value.as_str()),
+                    (2, "amount", "12.x")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn skip_mode_reports_and_leaves_out_bad_rows() {
+        let spec = SourceSpec {
+            on_error: OnError::Skip,
+            ..spec()
+        };
+        let dataset = read_str("id,ref,amount,date\n1,A,1,2026-01-02\n2,B,x,2026-01-02\n3,C,3,nope\n4,D\n5,E,5,2026-01-05\n", &spec).expect("reads");
+        assert_eq!(
+            dataset.records.iter().map(|r| &*r.id).collect::<Vec<_>>(),
+            vec!["1", "5"]
+        );
+        assert_eq!(
+            dataset.skipped.iter().map(|e| e.line).collect::<Vec<_>>(),
+            vec![3, 4, 5]
+        );
+        assert!(dataset.skipped[2].reason.contains("has 2 fields"));
+    }
+
+    #[test]
+    fn duplicate_ids_are_refused() {
+        let error = read_str(
+            "id,ref,amount,date\n1,A,1,2026-01-02\n1,B,2,2026-01-02\n",
+            &spec(),
+        )
+        .expect_err("dup");
+        assert!(
+            error.to_string().contains("duplicate id (first on line 2)"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_mapped_column_missing_from_the_header_is_named() {
+        let error = read_str("id,reference,amount,date\n", &spec()).expect_err("no ref column");
+        assert!(error.to_string().contains("\"ref\""), "{error}");
+    }
+
+    #[test]
+    fn limits_turn_into_errors() {
+        let spec = SourceSpec {
+            limits: Limits {
+                max_row_bytes: 20,
+                max_fields: 4,
+            },
+            ..spec()
+        };
+        assert!(
+            read_str(
+                "id,ref,amount,date\n1,AAAAAAAAAAAAAAAAAAAAAAAAA,1,2026-01-02\n",
+                &spec
+            )
+            .expect_err("long")
+            .to_string()
+            .contains("max_row_bytes")
+        );
+        assert!(
+            read_str("id,ref,amount,date,x\n", &spec)
+                .expect_err("wide")
+                .to_string()
+                .contains("max_fields")
+        );
+    }
+
+    #[test]
+    fn json_lines_keep_decimal_literals_exact() {
+        let spec = SourceSpec {
+            format: Format::Jsonl,
+            ..spec()
+        };
+        let text = "{\"id\":\"a\",\"ref\":\"R1\",\"amount\":0.1,\"date\":\"2026-01-02\"}\n\n{\"id\":\"b\",\"ref\":null,\"amount\":\"-2.50\",\"date\":\"2026-01-03\"}\n";
+        let dataset = read_str(text, &spec).expect("reads");
+        assert_eq!(
+            dataset.records[0].amount.map(|a| a.to_string()),
+            Some("0.1".into())
+        );
+        assert_eq!(dataset.records[1].reference, None);
+        assert_eq!(dataset.records[1].line, 3);
+        assert!(read_str("not json\n", &spec).is_err());
+    }
+
+    #[test]
+    fn rows_without_an_id_column_are_numbered() {
+        let spec = SourceSpec { id: None, ..spec() };
+        let dataset = read_str(
+            "id,ref,amount,date\nx,A,1,2026-01-02\ny,B,2,2026-01-02\n",
+            &spec,
+        )
+        .expect("reads");
+        assert_eq!(
+            dataset.records.iter().map(|r| &*r.id).collect::<Vec<_>>(),
+            vec!["row-1", "row-2"]
+        );
+    }
+}
