@@ -9,8 +9,13 @@
 //! [`engine`] finds candidates, scores them with [`criteria`] and assigns them with a strategy;
 //! [`outcome`] is what comes out, and [`export`] writes it.
 
+pub mod candidates;
 pub mod criteria;
+pub mod engine;
+pub mod export;
+mod grouping;
 pub mod mapping;
+pub mod outcome;
 pub mod parse;
 pub mod reader;
 pub mod record;

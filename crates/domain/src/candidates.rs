@@ -1,0 +1,312 @@
+//! Candidate generation: for a record on one side, which records on the other side are worth
+//! scoring. Every rule has one blocking method (chosen in [`crate::rules`]); none of them
+//! compares every pair.
+//!
+//! - Key: a hash index of the normalised key (or regex extract). Build O(m), probe O(1) + hits.
+//! - Amount band: amounts sorted; a probe takes the range its tolerance allows, widened to
+//!   cover the relative part ((abs + rel·|a|) / (1 − rel)) and checked exactly afterwards.
+//!   Build O(m log m), probe O(log m + hits).
+//! - Date band: the same over dates and the window's direction.
+//! - Trigram: postings of character trigrams of the normalised text. Trigrams held by more than
+//!   [`TRIGRAM_STOP_FRACTION`] of the records (and at least [`TRIGRAM_STOP_MIN`]) are skipped as
+//!   uninformative; a probe keeps the [`TRIGRAM_MAX_CANDIDATES`] records sharing the most
+//!   trigrams, and at least 40 % of its own. This is approximate by design: two texts that share
+//!   only very common trigrams are not offered.
+
+use std::hash::{Hash, Hasher};
+
+use chrono::{Days, NaiveDate};
+use rayon::prelude::*;
+use rust_decimal::Decimal;
+use rustc_hash::{FxHashMap, FxHasher};
+
+use crate::criteria::{Direction, Normalizer, Test};
+use crate::record::Record;
+use crate::rules::{Blocking, Rule};
+
+/// A trigram held by this fraction of records or more is skipped...
+pub(crate) const TRIGRAM_STOP_FRACTION: f64 = 0.005;
+/// ...unless fewer than this many records hold it.
+pub(crate) const TRIGRAM_STOP_MIN: usize = 64;
+/// Most candidates a trigram probe yields.
+pub(crate) const TRIGRAM_MAX_CANDIDATES: usize = 50;
+
+const END: u32 = u32::MAX;
+
+/// An index over the available records of one side.
+pub(crate) enum Index {
+    Key {
+        criterion: usize,
+        head: FxHashMap<Box<str>, u32>,
+        next: Vec<u32>,
+    },
+    Amount {
+        sorted: Vec<(Decimal, u32)>,
+        absolute: Decimal,
+        relative: Decimal,
+    },
+    Date {
+        sorted: Vec<(NaiveDate, u32)>,
+        days: u32,
+        direction: Direction,
+    },
+    /// `rank` orders records by id, so truncating ties never depends on input order.
+    Trigram {
+        criterion: usize,
+        postings: FxHashMap<u64, Vec<u32>>,
+        stop: usize,
+        normalizer: Normalizer,
+        rank: Vec<u32>,
+    },
+}
+
+fn trigrams(text: &str, out: &mut Vec<u64>) {
+    out.clear();
+    let chars: Vec<char> = std::iter::once(' ')
+        .chain(text.chars())
+        .chain(std::iter::once(' '))
+        .collect();
+    for window in chars.windows(3) {
+        let mut hasher = FxHasher::default();
+        window.hash(&mut hasher);
+        out.push(hasher.finish());
+    }
+    out.sort_unstable();
+    out.dedup();
+}
+
+impl Index {
+    /// Indexes `records` (the `target_is_left` side) that are not `used`.
+    pub(crate) fn build(
+        rule: &Rule,
+        records: &[Record],
+        target_is_left: bool,
+        used: &[bool],
+    ) -> Self {
+        let available = |i: usize| !used[i];
+        match rule.blocking {
+            Blocking::Key(criterion) => {
+                let keys: Vec<Option<String>> = records
+                    .par_iter()
+                    .enumerate()
+                    .map(|(i, record)| {
+                        if available(i) {
+                            rule.criteria[criterion].key(record, target_is_left)
+                        } else {
+                            None
+                        }
+                    })
+                    .collect();
+                let mut head: FxHashMap<Box<str>, u32> = FxHashMap::default();
+                head.reserve(keys.len());
+                let mut next = vec![END; records.len()];
+                for (i, key) in keys.into_iter().enumerate() {
+                    if let Some(key) = key {
+                        let previous = head.insert(key.into_boxed_str(), i as u32);
+                        next[i] = previous.unwrap_or(END);
+                    }
+                }
+                Self::Key {
+                    criterion,
+                    head,
+                    next,
+                }
+            }
+            Blocking::AmountBand(criterion) => {
+                let Test::Amount { absolute, relative } = rule.criteria[criterion].test else {
+                    unreachable_blocking()
+                };
+                let mut sorted: Vec<(Decimal, u32)> = records
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| available(*i))
+                    .filter_map(|(i, r)| r.amount.map(|a| (a, i as u32)))
+                    .collect();
+                sorted.par_sort_unstable();
+                Self::Amount {
+                    sorted,
+                    absolute,
+                    relative,
+                }
+            }
+            Blocking::DateBand(criterion) => {
+                let Test::Date { days, direction } = rule.criteria[criterion].test else {
+                    unreachable_blocking()
+                };
+                let mut sorted: Vec<(NaiveDate, u32)> = records
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| available(*i))
+                    .filter_map(|(i, r)| r.date.map(|d| (d, i as u32)))
+                    .collect();
+                sorted.par_sort_unstable();
+                Self::Date {
+                    sorted,
+                    days,
+                    direction,
+                }
+            }
+            Blocking::Trigram(criterion) => {
+                let Test::Similarity { ref normalizer, .. } = rule.criteria[criterion].test else {
+                    unreachable_blocking()
+                };
+                let field = if target_is_left {
+                    &rule.criteria[criterion].left
+                } else {
+                    &rule.criteria[criterion].right
+                };
+                let grams: Vec<(u32, Vec<u64>)> = records
+                    .par_iter()
+                    .enumerate()
+                    .filter(|(i, _)| available(*i))
+                    .filter_map(|(i, record)| {
+                        let text = normalizer.apply(record.text(field)?);
+                        let mut out = Vec::new();
+                        trigrams(&text, &mut out);
+                        Some((i as u32, out))
+                    })
+                    .collect();
+                let mut postings: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
+                for (i, grams) in &grams {
+                    for gram in grams {
+                        postings.entry(*gram).or_default().push(*i);
+                    }
+                }
+                let stop =
+                    ((grams.len() as f64 * TRIGRAM_STOP_FRACTION) as usize).max(TRIGRAM_STOP_MIN);
+                let mut by_id: Vec<u32> = (0..records.len() as u32).collect();
+                by_id.par_sort_unstable_by(|a, b| {
+                    records[*a as usize].id.cmp(&records[*b as usize].id)
+                });
+                let mut rank = vec![0u32; records.len()];
+                for (position, index) in by_id.into_iter().enumerate() {
+                    rank[index as usize] = position as u32;
+                }
+                Self::Trigram {
+                    criterion,
+                    postings,
+                    stop,
+                    normalizer: normalizer.clone(),
+                    rank,
+                }
+            }
+        }
+    }
+
+    /// Candidate indices on the indexed side for `probe` (on the other side), appended to
+    /// `out` (cleared first). `rule` must be the rule the index was built for.
+    pub(crate) fn candidates(
+        &self,
+        rule: &Rule,
+        probe: &Record,
+        probe_is_left: bool,
+        out: &mut Vec<u32>,
+    ) {
+        out.clear();
+        match self {
+            Self::Key {
+                criterion,
+                head,
+                next,
+            } => {
+                let Some(key) = rule.criteria[*criterion].key(probe, probe_is_left) else {
+                    return;
+                };
+                let mut at = head.get(key.as_str()).copied().unwrap_or(END);
+                while at != END {
+                    out.push(at);
+                    at = next[at as usize];
+                }
+            }
+            Self::Amount {
+                sorted,
+                absolute,
+                relative,
+            } => {
+                let Some(amount) = probe.amount else { return };
+                let width = (*absolute + *relative * amount.abs()) / (Decimal::ONE - *relative);
+                let (low, high) = (amount - width, amount + width);
+                let start = sorted.partition_point(|(a, _)| *a < low);
+                out.extend(
+                    sorted[start..]
+                        .iter()
+                        .take_while(|(a, _)| *a <= high)
+                        .map(|(_, i)| *i),
+                );
+            }
+            Self::Date {
+                sorted,
+                days,
+                direction,
+            } => {
+                let Some(date) = probe.date else { return };
+                let window = Days::new(u64::from(*days));
+                let before = date.checked_sub_days(window).unwrap_or(NaiveDate::MIN);
+                let after = date.checked_add_days(window).unwrap_or(NaiveDate::MAX);
+                // The window is defined as right − left; seen from a right probe it flips.
+                let (low, high) = match (direction, probe_is_left) {
+                    (Direction::Both, _) => (before, after),
+                    (Direction::RightAfter, true) | (Direction::RightBefore, false) => {
+                        (date, after)
+                    }
+                    (Direction::RightBefore, true) | (Direction::RightAfter, false) => {
+                        (before, date)
+                    }
+                };
+                let start = sorted.partition_point(|(d, _)| *d < low);
+                out.extend(
+                    sorted[start..]
+                        .iter()
+                        .take_while(|(d, _)| *d <= high)
+                        .map(|(_, i)| *i),
+                );
+            }
+            Self::Trigram {
+                criterion,
+                postings,
+                stop,
+                normalizer,
+                rank,
+            } => {
+                let field = if probe_is_left {
+                    &rule.criteria[*criterion].left
+                } else {
+                    &rule.criteria[*criterion].right
+                };
+                let Some(text) = probe.text(field) else {
+                    return;
+                };
+                let mut grams = Vec::new();
+                trigrams(&normalizer.apply(text), &mut grams);
+                let mut counts: FxHashMap<u32, u32> = FxHashMap::default();
+                let mut informative = 0u32;
+                for gram in &grams {
+                    if let Some(list) = postings.get(gram).filter(|list| list.len() <= *stop) {
+                        informative += 1;
+                        for i in list {
+                            *counts.entry(*i).or_default() += 1;
+                        }
+                    }
+                }
+                let needed = ((f64::from(informative) * 0.4).ceil() as u32).max(1);
+                let mut ranked: Vec<(u32, u32)> =
+                    counts.into_iter().filter(|(_, c)| *c >= needed).collect();
+                ranked.sort_unstable_by(|a, b| {
+                    b.1.cmp(&a.1)
+                        .then(rank[a.0 as usize].cmp(&rank[b.0 as usize]))
+                });
+                out.extend(
+                    ranked
+                        .into_iter()
+                        .take(TRIGRAM_MAX_CANDIDATES)
+                        .map(|(i, _)| i),
+                );
+            }
+        }
+    }
+}
+
+fn unreachable_blocking() -> ! {
+    // rules::compile_rule only chooses a band or trigram blocking for a criterion of that test.
+    panic!("blocking criterion does not match its test; rules validation guarantees it does")
+}
