@@ -22,6 +22,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP service (the default).
     Serve,
+    /// Reconcile two files with a rules file; write matches, unmatched records, breaks and a
+    /// summary to a directory.
+    Reconcile(crate::reconcile::ReconcileArgs),
     /// Probe a running service's liveness endpoint; exit 0 when it answers 200.
     /// Used by the container HEALTHCHECK, so no curl is needed in the image.
     Healthcheck {

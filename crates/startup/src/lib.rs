@@ -8,6 +8,7 @@ pub mod boot;
 pub mod cli;
 pub mod config;
 pub mod healthcheck;
+pub mod reconcile;
 pub mod secrets;
 pub mod signals;
 pub mod telemetry;
@@ -83,6 +84,7 @@ pub fn main() -> ExitCode {
         Some(Command::Healthcheck { timeout_ms }) => {
             healthcheck::run(&cli.settings, Duration::from_millis(timeout_ms))
         }
+        Some(Command::Reconcile(args)) => reconcile::run(&args),
         Some(Command::Serve) | None => serve(&cli.settings),
     }
 }
