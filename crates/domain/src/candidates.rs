@@ -13,6 +13,7 @@
 //!   trigrams, and at least 40 % of its own. This is approximate by design: two texts that share
 //!   only very common trigrams are not offered.
 
+use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
 
 use chrono::{Days, NaiveDate};
@@ -33,11 +34,12 @@ pub(crate) const TRIGRAM_MAX_CANDIDATES: usize = 50;
 
 const END: u32 = u32::MAX;
 
-/// An index over the available records of one side.
-pub(crate) enum Index {
+/// An index over the available records of one side. Keys borrow the records' text when no
+/// normalisation is needed.
+pub(crate) enum Index<'a> {
     Key {
         criterion: usize,
-        head: FxHashMap<Box<str>, u32>,
+        head: FxHashMap<Cow<'a, str>, u32>,
         next: Vec<u32>,
     },
     Amount {
@@ -56,7 +58,7 @@ pub(crate) enum Index {
         postings: FxHashMap<u64, Vec<u32>>,
         stop: usize,
         normalizer: Normalizer,
-        rank: Vec<u32>,
+        rank: &'a [u32],
     },
 }
 
@@ -75,18 +77,20 @@ fn trigrams(text: &str, out: &mut Vec<u64>) {
     out.dedup();
 }
 
-impl Index {
-    /// Indexes `records` (the `target_is_left` side) that are not `used`.
+impl<'a> Index<'a> {
+    /// Indexes `records` (the `target_is_left` side) that are not `used`; `rank` is each
+    /// record's position in id order.
     pub(crate) fn build(
         rule: &Rule,
-        records: &[Record],
+        records: &'a [Record],
         target_is_left: bool,
         used: &[bool],
+        rank: &'a [u32],
     ) -> Self {
         let available = |i: usize| !used[i];
         match rule.blocking {
             Blocking::Key(criterion) => {
-                let keys: Vec<Option<String>> = records
+                let keys: Vec<Option<Cow<'a, str>>> = records
                     .par_iter()
                     .enumerate()
                     .map(|(i, record)| {
@@ -97,12 +101,12 @@ impl Index {
                         }
                     })
                     .collect();
-                let mut head: FxHashMap<Box<str>, u32> = FxHashMap::default();
+                let mut head: FxHashMap<Cow<'a, str>, u32> = FxHashMap::default();
                 head.reserve(keys.len());
                 let mut next = vec![END; records.len()];
                 for (i, key) in keys.into_iter().enumerate() {
                     if let Some(key) = key {
-                        let previous = head.insert(key.into_boxed_str(), i as u32);
+                        let previous = head.insert(key, i as u32);
                         next[i] = previous.unwrap_or(END);
                     }
                 }
@@ -174,14 +178,6 @@ impl Index {
                 }
                 let stop =
                     ((grams.len() as f64 * TRIGRAM_STOP_FRACTION) as usize).max(TRIGRAM_STOP_MIN);
-                let mut by_id: Vec<u32> = (0..records.len() as u32).collect();
-                by_id.par_sort_unstable_by(|a, b| {
-                    records[*a as usize].id.cmp(&records[*b as usize].id)
-                });
-                let mut rank = vec![0u32; records.len()];
-                for (position, index) in by_id.into_iter().enumerate() {
-                    rank[index as usize] = position as u32;
-                }
                 Self::Trigram {
                     criterion,
                     postings,
@@ -212,7 +208,7 @@ impl Index {
                 let Some(key) = rule.criteria[*criterion].key(probe, probe_is_left) else {
                     return;
                 };
-                let mut at = head.get(key.as_str()).copied().unwrap_or(END);
+                let mut at = head.get(&*key).copied().unwrap_or(END);
                 while at != END {
                     out.push(at);
                     at = next[at as usize];

@@ -15,6 +15,9 @@
 //! A candidate's score is Σ(weight × value over passed criteria) / Σ(weight). A failed
 //! *required* criterion rejects the candidate outright; a failed optional one contributes 0.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use chrono::NaiveDate;
 use regex::Regex;
 use rust_decimal::Decimal;
@@ -249,7 +252,7 @@ pub struct Criterion {
     /// Right field.
     pub right: Field,
     /// Field names as written, for explanations.
-    pub label: String,
+    pub label: Arc<str>,
     /// Weight in the score.
     pub weight: f64,
     /// Whether failing rejects the candidate.
@@ -413,13 +416,13 @@ pub fn extract<'t>(pattern: &Regex, text: &'t str) -> Option<&'t str> {
 
 impl Criterion {
     /// The comparable key of `record` on `side` for key tests (equals, regex), if any.
-    pub fn key(&self, record: &Record, left_side: bool) -> Option<String> {
+    pub fn key<'r>(&self, record: &'r Record, left_side: bool) -> Option<Cow<'r, str>> {
         let field = if left_side { &self.left } else { &self.right };
         let text = record.text(field)?;
         match &self.test {
-            Test::Equals(None) => Some(text.to_owned()),
+            Test::Equals(None) => Some(Cow::Borrowed(text)),
             Test::Equals(Some(normalizer)) => {
-                Some(normalizer.apply(text)).filter(|k| !k.is_empty())
+                Some(Cow::<str>::Owned(normalizer.apply(text))).filter(|k| !k.is_empty())
             }
             Test::Regex {
                 left,
@@ -431,7 +434,7 @@ impl Criterion {
                     Some(pattern) => extract(pattern, text)?,
                     None => text,
                 };
-                Some(normalizer.apply(extract)).filter(|k| !k.is_empty())
+                Some(Cow::<str>::Owned(normalizer.apply(extract))).filter(|k| !k.is_empty())
             }
             _ => None,
         }

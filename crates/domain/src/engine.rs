@@ -4,16 +4,23 @@
 //! share a one-to-one rule's key but failed only its amount or date tolerance become breaks.
 //! Everything left is unmatched. The output is deterministic: every ordering decision is broken
 //! by record ids, never by input position or thread timing, so the same inputs and rules give
-//! the same outcome whatever the thread count or input order.
+//! the same outcome whatever the thread count or input order. Ids are ranked once per run
+//! (a parallel sort on 16-byte prefixes, then a merge of both sides), and every later ordering
+//! compares those ranks rather than strings.
 //!
 //! Progress is reported through an [`Observer`] (phase, done, total) from worker threads, and
 //! the observer's `is_cancelled` is polled every few thousand records; a cancelled run returns
 //! [`Cancelled`] and no partial outcome.
+//!
+//! Memory: besides the records, a run holds two ranks and two orders per record (16 bytes), the
+//! index of the rule being run, and its passing candidate pairs (32 bytes each).
 
+use std::cmp::Ordering as Order;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 
 use crate::candidates::Index;
 use crate::criteria::{self, Test, Verdict};
@@ -27,7 +34,7 @@ pub(crate) const BATCH: usize = 4096;
 
 /// Receives progress and answers whether to stop. Called from several threads.
 pub trait Observer: Sync {
-    /// `phase` (e.g. `rule 1/3 "exact": matching`), records done of total.
+    /// `phase` (e.g. `rule 1/3 "exact": scoring`), records done of total.
     fn progress(&self, _phase: &str, _done: u64, _total: u64) {}
     /// Polled regularly; return true to stop the run.
     fn is_cancelled(&self) -> bool {
@@ -58,6 +65,13 @@ pub(crate) struct Run<'a> {
     pub(crate) right: &'a [Record],
     pub(crate) observer: &'a dyn Observer,
     pub(crate) cancelled: AtomicBool,
+    /// Each record's rank among the ids of both sides (an id present on both sides has one
+    /// rank): orderings compare these instead of strings.
+    pub(crate) left_rank: Vec<u32>,
+    pub(crate) right_rank: Vec<u32>,
+    /// Record indices in id order.
+    pub(crate) left_order: Vec<u32>,
+    pub(crate) right_order: Vec<u32>,
 }
 
 impl Run<'_> {
@@ -70,7 +84,7 @@ impl Run<'_> {
     }
 
     /// A progress counter for one phase.
-    pub(crate) fn phase<'p>(&'p self, name: String, total: usize) -> Phase<'p> {
+    pub(crate) fn phase(&self, name: String, total: usize) -> Phase<'_> {
         self.observer.progress(&name, 0, total as u64);
         Phase {
             run: self,
@@ -78,6 +92,13 @@ impl Run<'_> {
             total: total as u64,
             done: AtomicU64::new(0),
         }
+    }
+
+    /// The tie-break key of a pair: its two id ranks, smaller first, then left, then right.
+    /// Using the unordered pair first keeps the order when the sides are swapped.
+    fn pair_order(&self, l: u32, r: u32) -> (u32, u32, u32, u32) {
+        let (a, b) = (self.left_rank[l as usize], self.right_rank[r as usize]);
+        (a.min(b), a.max(b), a, b)
     }
 }
 
@@ -111,11 +132,18 @@ pub fn reconcile(
         left.len() < u32::MAX as usize && right.len() < u32::MAX as usize,
         "more than 4 billion records per side are not supported"
     );
+    observer.progress("ordering ids", 0, 1);
+    let (left_order, right_order) = rayon::join(|| order_by_id(left), || order_by_id(right));
+    let (left_rank, right_rank) = global_ranks(left, right, &left_order, &right_order);
     let run = Run {
         left,
         right,
         observer,
         cancelled: AtomicBool::new(false),
+        left_rank,
+        right_rank,
+        left_order,
+        right_order,
     };
     let mut taken = Taken {
         left: vec![false; left.len()],
@@ -146,27 +174,34 @@ pub fn reconcile(
     run.check()?;
     let breaks = find_breaks(&run, rules, &mut taken)?;
 
-    let by_id = |records: &[Record], indices: &mut Vec<u32>| {
-        indices.sort_unstable_by(|a, b| records[*a as usize].id.cmp(&records[*b as usize].id))
-    };
-    for group in &mut groups {
-        by_id(left, &mut group.left);
-        by_id(right, &mut group.right);
-    }
-    groups.par_sort_unstable_by(|a, b| {
-        a.rule
-            .cmp(&b.rule)
-            .then_with(|| first_id(left, &a.left).cmp(&first_id(left, &b.left)))
-            .then_with(|| first_id(right, &a.right).cmp(&first_id(right, &b.right)))
+    let (left_rank, right_rank) = (&run.left_rank, &run.right_rank);
+    groups.par_iter_mut().for_each(|group| {
+        group.left.sort_unstable_by_key(|i| left_rank[*i as usize]);
+        group
+            .right
+            .sort_unstable_by_key(|i| right_rank[*i as usize]);
     });
-    let mut unmatched_left: Vec<u32> = (0..left.len() as u32)
+    let first =
+        |ranks: &[u32], indices: &[u32]| indices.first().map_or(u32::MAX, |i| ranks[*i as usize]);
+    groups.par_sort_unstable_by_key(|g| {
+        (
+            g.rule,
+            first(left_rank, &g.left),
+            first(right_rank, &g.right),
+        )
+    });
+    let unmatched_left: Vec<u32> = run
+        .left_order
+        .iter()
+        .copied()
         .filter(|i| !taken.left[*i as usize])
         .collect();
-    let mut unmatched_right: Vec<u32> = (0..right.len() as u32)
+    let unmatched_right: Vec<u32> = run
+        .right_order
+        .iter()
+        .copied()
         .filter(|i| !taken.right[*i as usize])
         .collect();
-    by_id(left, &mut unmatched_left);
-    by_id(right, &mut unmatched_right);
     observer.progress("done", 1, 1);
     Ok(Outcome {
         groups,
@@ -179,9 +214,67 @@ pub fn reconcile(
     })
 }
 
-/// The smallest id of a group's side (its indices are sorted by id).
-fn first_id<'r>(records: &'r [Record], indices: &[u32]) -> Option<&'r str> {
-    indices.first().map(|i| &*records[*i as usize].id)
+/// The first 16 bytes of an id as a big-endian number: these order ids as strings do, except
+/// that equal prefixes need the full comparison.
+fn id_prefix(id: &str) -> u128 {
+    let mut bytes = [0u8; 16];
+    let length = id.len().min(16);
+    bytes[..length].copy_from_slice(&id.as_bytes()[..length]);
+    u128::from_be_bytes(bytes)
+}
+
+/// Record indices sorted by id: a parallel sort on prefixes, then full comparisons only inside
+/// runs of equal prefixes.
+fn order_by_id(records: &[Record]) -> Vec<u32> {
+    let mut keyed: Vec<(u128, u32)> = records
+        .par_iter()
+        .enumerate()
+        .map(|(i, r)| (id_prefix(&r.id), i as u32))
+        .collect();
+    keyed.par_sort_unstable();
+    let mut order: Vec<u32> = keyed.iter().map(|(_, i)| *i).collect();
+    let mut start = 0;
+    while start < keyed.len() {
+        let mut end = start + 1;
+        while end < keyed.len() && keyed[end].0 == keyed[start].0 {
+            end += 1;
+        }
+        if end - start > 1 {
+            order[start..end]
+                .sort_unstable_by(|a, b| records[*a as usize].id.cmp(&records[*b as usize].id));
+        }
+        start = end;
+    }
+    order
+}
+
+/// Ranks over the ids of both sides merged; an id on both sides gets one rank.
+fn global_ranks(
+    left: &[Record],
+    right: &[Record],
+    left_order: &[u32],
+    right_order: &[u32],
+) -> (Vec<u32>, Vec<u32>) {
+    let mut left_rank = vec![0u32; left.len()];
+    let mut right_rank = vec![0u32; right.len()];
+    let (mut i, mut j, mut next) = (0, 0, 0u32);
+    while i < left_order.len() || j < right_order.len() {
+        let order = match (left_order.get(i), right_order.get(j)) {
+            (Some(l), Some(r)) => left[*l as usize].id.cmp(&right[*r as usize].id),
+            (Some(_), None) => Order::Less,
+            _ => Order::Greater,
+        };
+        if order != Order::Greater {
+            left_rank[left_order[i] as usize] = next;
+            i += 1;
+        }
+        if order != Order::Less {
+            right_rank[right_order[j] as usize] = next;
+            j += 1;
+        }
+        next += 1;
+    }
+    (left_rank, right_rank)
 }
 
 /// Builds the explanation and score from verdicts.
@@ -223,62 +316,54 @@ pub(crate) fn sum_amounts(records: &[Record], indices: &[u32]) -> Option<Decimal
     })
 }
 
-/// The tie-break key of a pair: its two ids, smaller first, then left, then right. Using the
-/// unordered pair first makes the order the same when the sides are swapped.
-fn pair_order<'r>(
-    left: &'r [Record],
-    right: &'r [Record],
-    l: u32,
-    r: u32,
-) -> (&'r str, &'r str, &'r str, &'r str) {
-    let (a, b) = (&*left[l as usize].id, &*right[r as usize].id);
-    (a.min(b), a.max(b), a, b)
-}
+/// A verdict for the blocking key criterion, which holds by construction for key candidates.
+const KEY_HOLDS: Verdict = Verdict {
+    passed: true,
+    value: 1.0,
+    amount_difference: None,
+    days_difference: None,
+};
 
-/// One candidate pair that passed every required criterion.
+/// One candidate pair that passed every required criterion (32 bytes).
 struct Pair {
     score: f64,
-    amount_gap: Option<Decimal>,
-    days_gap: Option<i64>,
+    /// |amount difference| as f64: only used to order, ties fall through to ids.
+    amount_gap: f64,
+    days_gap: i32,
     left: u32,
     right: u32,
 }
 
-/// Evaluates every criterion; `None` when a required one fails. The blocking key criterion is
-/// known to hold for key-index candidates and is not evaluated again.
+/// Evaluates every criterion into `verdicts`; false as soon as a required one fails. The
+/// blocking key criterion (`known`) is not evaluated again.
 fn evaluate(
     rule: &Rule,
     left: &Record,
     right: &Record,
     known: Option<usize>,
-) -> Option<Vec<Verdict>> {
-    let mut verdicts = Vec::with_capacity(rule.criteria.len());
+    verdicts: &mut Vec<Verdict>,
+) -> bool {
+    verdicts.clear();
     for (index, criterion) in rule.criteria.iter().enumerate() {
         let verdict = if Some(index) == known {
-            Verdict {
-                passed: true,
-                value: 1.0,
-                amount_difference: None,
-                days_difference: None,
-            }
+            KEY_HOLDS
         } else {
             criterion.evaluate(left, right)
         };
         if criterion.required && !verdict.passed {
-            return None;
+            return false;
         }
         verdicts.push(verdict);
     }
-    Some(verdicts)
+    true
 }
 
 /// One-to-one: score every candidate pair, then take pairs best-first, each record once.
 ///
 /// Complexity: candidate generation as in [`crate::candidates`] (parallel over left records),
 /// O(p log p) to sort the p passing pairs, O(p) to assign. Ties are broken by the smaller
-/// amount gap, then the smaller date gap, then left id, then right id, so the result does not
-/// depend on input order. Best-first is greedy: it maximises each decision's score, not the
-/// total over all decisions.
+/// amount gap, then the smaller date gap, then the ids, so the result does not depend on input
+/// order. Best-first is greedy: it maximises each decision's score, not the total over all.
 fn one_to_one(
     run: &Run<'_>,
     rule_index: usize,
@@ -287,7 +372,7 @@ fn one_to_one(
     phase: &str,
 ) -> Result<Vec<MatchGroup>, Cancelled> {
     let (left, right) = (run.left, run.right);
-    let index = Index::build(rule, right, false, &taken.right);
+    let index = Index::build(rule, right, false, &taken.right, &run.right_rank);
     let known = match rule.blocking {
         Blocking::Key(criterion) => Some(criterion),
         _ => None,
@@ -305,17 +390,21 @@ fn one_to_one(
                 return found;
             }
             let mut candidates = Vec::new();
+            let mut verdicts = Vec::with_capacity(rule.criteria.len());
             for &l in chunk {
                 index.candidates(rule, &left[l as usize], true, &mut candidates);
                 for &r in &candidates {
-                    if used_right[r as usize] {
+                    if used_right[r as usize]
+                        || !evaluate(
+                            rule,
+                            &left[l as usize],
+                            &right[r as usize],
+                            known,
+                            &mut verdicts,
+                        )
+                    {
                         continue;
                     }
-                    let Some(verdicts) =
-                        evaluate(rule, &left[l as usize], &right[r as usize], known)
-                    else {
-                        continue;
-                    };
                     let score = criteria::score(&rule.criteria, &verdicts);
                     if score + 1e-12 < rule.min_score {
                         continue;
@@ -323,11 +412,11 @@ fn one_to_one(
                     let amount_gap = verdicts
                         .iter()
                         .find_map(|v| v.amount_difference)
-                        .map(|d| d.abs());
+                        .map_or(f64::INFINITY, |d| d.abs().to_f64().unwrap_or(f64::INFINITY));
                     let days_gap = verdicts
                         .iter()
                         .find_map(|v| v.days_difference)
-                        .map(i64::abs);
+                        .map_or(i32::MAX, |d| d.unsigned_abs().min(i32::MAX as u64) as i32);
                     found.push(Pair {
                         score,
                         amount_gap,
@@ -342,22 +431,17 @@ fn one_to_one(
         })
         .collect();
     run.check()?;
-    let gap = |g: Option<Decimal>| g.unwrap_or(Decimal::MAX);
     pairs.par_sort_unstable_by(|a, b| {
         b.score
             .total_cmp(&a.score)
-            .then_with(|| gap(a.amount_gap).cmp(&gap(b.amount_gap)))
+            .then_with(|| a.amount_gap.total_cmp(&b.amount_gap))
+            .then_with(|| a.days_gap.cmp(&b.days_gap))
             .then_with(|| {
-                a.days_gap
-                    .unwrap_or(i64::MAX)
-                    .cmp(&b.days_gap.unwrap_or(i64::MAX))
-            })
-            .then_with(|| {
-                pair_order(left, right, a.left, a.right)
-                    .cmp(&pair_order(left, right, b.left, b.right))
+                run.pair_order(a.left, a.right)
+                    .cmp(&run.pair_order(b.left, b.right))
             })
     });
-    let mut groups = Vec::new();
+    let mut chosen = Vec::new();
     for pair in pairs {
         let (l, r) = (pair.left as usize, pair.right as usize);
         if taken.left[l] || taken.right[r] {
@@ -365,22 +449,25 @@ fn one_to_one(
         }
         taken.left[l] = true;
         taken.right[r] = true;
-        let verdicts: Vec<Verdict> = rule
-            .criteria
-            .iter()
-            .map(|c| c.evaluate(&left[l], &right[r]))
-            .collect();
-        let (score, explanation) = explain(rule, &verdicts);
-        groups.push(MatchGroup {
-            rule: rule_index,
-            left: vec![pair.left],
-            right: vec![pair.right],
-            score,
-            amount_difference: left[l].amount.zip(right[r].amount).map(|(a, b)| a - b),
-            status: status(rule, score),
-            explanation,
-        });
+        chosen.push((pair.left, pair.right));
     }
+    let groups = chosen
+        .par_iter()
+        .map(|&(l, r)| {
+            let (a, b) = (&left[l as usize], &right[r as usize]);
+            let verdicts: Vec<Verdict> = rule.criteria.iter().map(|c| c.evaluate(a, b)).collect();
+            let (score, explanation) = explain(rule, &verdicts);
+            MatchGroup {
+                rule: rule_index,
+                left: vec![l],
+                right: vec![r],
+                score,
+                amount_difference: a.amount.zip(b.amount).map(|(x, y)| x - y),
+                status: status(rule, score),
+                explanation,
+            }
+        })
+        .collect();
     Ok(groups)
 }
 
@@ -393,6 +480,7 @@ fn find_breaks(
     taken: &mut Taken,
 ) -> Result<Vec<Break>, Cancelled> {
     let (left, right) = (run.left, run.right);
+    let is_tolerance = |test: &Test| matches!(test, Test::Amount { .. } | Test::Date { .. });
     let mut breaks = Vec::new();
     for (rule_index, rule) in rules.rules.iter().enumerate() {
         let Blocking::Key(key) = rule.blocking else {
@@ -402,7 +490,7 @@ fn find_breaks(
             continue;
         }
         run.check()?;
-        let index = Index::build(rule, right, false, &taken.right);
+        let index = Index::build(rule, right, false, &taken.right, &run.right_rank);
         let probes: Vec<u32> = (0..left.len() as u32)
             .filter(|i| !taken.left[*i as usize])
             .collect();
@@ -424,29 +512,21 @@ fn find_breaks(
                             .enumerate()
                             .map(|(i, c)| {
                                 if i == key {
-                                    Verdict {
-                                        passed: true,
-                                        value: 1.0,
-                                        amount_difference: None,
-                                        days_difference: None,
-                                    }
+                                    KEY_HOLDS
                                 } else {
                                     c.evaluate(&left[l as usize], &right[r as usize])
                                 }
                             })
                             .collect();
-                        let tolerance_failed = rule.criteria.iter().zip(&verdicts).any(|(c, v)| {
-                            c.required
-                                && !v.passed
-                                && matches!(c.test, Test::Amount { .. } | Test::Date { .. })
-                                && (v.amount_difference.is_some() || v.days_difference.is_some())
-                        });
-                        let other_failed = rule.criteria.iter().zip(&verdicts).any(|(c, v)| {
-                            c.required
-                                && !v.passed
-                                && !matches!(c.test, Test::Amount { .. } | Test::Date { .. })
-                        });
-                        if tolerance_failed && !other_failed {
+                        let failed = |tolerance: bool| {
+                            rule.criteria.iter().zip(&verdicts).any(|(c, v)| {
+                                c.required && !v.passed && is_tolerance(&c.test) == tolerance
+                            })
+                        };
+                        let measured = verdicts
+                            .iter()
+                            .any(|v| v.amount_difference.is_some() || v.days_difference.is_some());
+                        if failed(true) && !failed(false) && measured {
                             let amount = verdicts
                                 .iter()
                                 .find_map(|v| v.amount_difference)
@@ -463,9 +543,9 @@ fn find_breaks(
             })
             .collect();
         found.sort_by(|a, b| {
-            a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then_with(|| {
-                pair_order(left, right, a.2, a.3).cmp(&pair_order(left, right, b.2, b.3))
-            })
+            a.0.cmp(&b.0)
+                .then(a.1.cmp(&b.1))
+                .then_with(|| run.pair_order(a.2, a.3).cmp(&run.pair_order(b.2, b.3)))
         });
         for (_, _, l, r, verdicts) in found {
             if taken.left[l as usize] || taken.right[r as usize] {
@@ -507,6 +587,6 @@ fn find_breaks(
             });
         }
     }
-    breaks.sort_by(|a, b| left[a.left as usize].id.cmp(&left[b.left as usize].id));
+    breaks.sort_by_key(|b| run.left_rank[b.left as usize]);
     Ok(breaks)
 }

@@ -236,11 +236,17 @@ pub(crate) fn many_to_one(
     } else {
         (&taken.right, &taken.left)
     };
-    let index = Index::build(rule, many, many_on_left, many_taken);
-    let mut probes: Vec<u32> = (0..one.len() as u32)
+    let (many_rank, one_order) = if many_on_left {
+        (&run.left_rank, &run.right_order)
+    } else {
+        (&run.right_rank, &run.left_order)
+    };
+    let index = Index::build(rule, many, many_on_left, many_taken, many_rank);
+    let probes: Vec<u32> = one_order
+        .iter()
+        .copied()
         .filter(|i| !one_taken[*i as usize])
         .collect();
-    probes.sort_unstable_by(|a, b| one[*a as usize].id.cmp(&one[*b as usize].id));
     let progress = run.phase(format!("{phase}: finding members"), probes.len());
     let memberships: Vec<(u32, Vec<u32>)> = probes
         .par_chunks(BATCH)
@@ -265,7 +271,7 @@ pub(crate) fn many_to_one(
                         members_pass(rule, l, r).is_some()
                     })
                     .collect();
-                members.sort_unstable_by(|a, b| many[*a as usize].id.cmp(&many[*b as usize].id));
+                members.sort_unstable_by_key(|m| many_rank[*m as usize]);
                 found.push((o, members));
             }
             progress.advance(chunk.len());
@@ -388,7 +394,7 @@ pub(crate) fn many_to_many(
     phase: &str,
 ) -> Result<(Vec<MatchGroup>, usize), Cancelled> {
     let (left, right) = (run.left, run.right);
-    let index = Index::build(rule, right, false, &taken.right);
+    let index = Index::build(rule, right, false, &taken.right, &run.right_rank);
     let probes: Vec<u32> = (0..left.len() as u32)
         .filter(|i| !taken.left[*i as usize] && left[*i as usize].amount.is_some())
         .collect();
@@ -433,14 +439,14 @@ pub(crate) fn many_to_many(
     let mut components: Vec<(Vec<u32>, Vec<u32>)> = components
         .into_values()
         .map(|(mut ls, mut rs)| {
-            ls.sort_unstable_by(|a, b| left[*a as usize].id.cmp(&left[*b as usize].id));
+            ls.sort_unstable_by_key(|i| run.left_rank[*i as usize]);
             ls.dedup();
-            rs.sort_unstable_by(|a, b| right[*a as usize].id.cmp(&right[*b as usize].id));
+            rs.sort_unstable_by_key(|i| run.right_rank[*i as usize]);
             rs.dedup();
             (ls, rs)
         })
         .collect();
-    components.sort_by(|a, b| left[a.0[0] as usize].id.cmp(&left[b.0[0] as usize].id));
+    components.sort_by_key(|(ls, _)| run.left_rank[ls[0] as usize]);
 
     let (absolute, relative) = rule
         .amount_criterion()

@@ -2,6 +2,8 @@
 //! each side, and a summary. Every input record is in exactly one of: a group, a break, or its
 //! side's unmatched list. Record references are indices into the input slices.
 
+use std::sync::Arc;
+
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -31,7 +33,7 @@ impl Status {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Explanation {
     /// The field(s) compared, e.g. `reference` or `description~reference`.
-    pub criterion: String,
+    pub criterion: Arc<str>,
     /// The test, e.g. `normalized_equals`.
     pub test: &'static str,
     /// Whether it passed (for groups: for every member).

@@ -114,15 +114,23 @@ fn read_csv(
     let mapping = Mapping::compile(spec, &header).map_err(ReadError::Mapping)?;
 
     let mut dataset = Dataset::default();
+    // Row buffers are reused from chunk to chunk: reading allocates only while the first chunk
+    // fills.
     let mut chunk: Vec<(u64, csv::ByteRecord)> = Vec::with_capacity(CHUNK_ROWS);
+    let mut filled = 0usize;
     let mut data_rows = 0u64;
-    let mut row = csv::ByteRecord::new();
     loop {
-        let more = reader.read_byte_record(&mut row).map_err(|error| {
-            let line = line_of(error.position());
-            ReadError::Malformed(format!("line {line}: not valid CSV ({error})"))
-        })?;
+        if filled == chunk.len() {
+            chunk.push((0, csv::ByteRecord::new()));
+        }
+        let more = reader
+            .read_byte_record(&mut chunk[filled].1)
+            .map_err(|error| {
+                let line = line_of(error.position());
+                ReadError::Malformed(format!("line {line}: not valid CSV ({error})"))
+            })?;
         if more {
+            let row = &chunk[filled].1;
             let line = line_of(row.position());
             if row.as_slice().len() > spec.limits.max_row_bytes {
                 return Err(ReadError::Row(RowError {
@@ -137,11 +145,12 @@ fn read_csv(
                 }));
             }
             check_width(line, row.len(), &spec.limits)?;
-            chunk.push((line, row.clone()));
+            chunk[filled].0 = line;
+            filled += 1;
         }
-        if chunk.len() == CHUNK_ROWS || (!more && !chunk.is_empty()) {
+        if filled == CHUNK_ROWS || (!more && filled > 0) {
             let width = header.len();
-            let parsed: Vec<Result<Record, RowError>> = chunk
+            let parsed: Vec<Result<Record, RowError>> = chunk[..filled]
                 .par_iter()
                 .enumerate()
                 .map(|(offset, (line, raw))| {
@@ -165,9 +174,9 @@ fn read_csv(
                     mapping.record(*line, data_rows + offset as u64 + 1, &values)
                 })
                 .collect();
-            data_rows += chunk.len() as u64;
+            data_rows += filled as u64;
             collect(&mut dataset, parsed, spec.on_error)?;
-            chunk.clear();
+            filled = 0;
             on_rows(data_rows);
         }
         if !more {

@@ -633,9 +633,9 @@ fn compile_criterion(
     }
     Ok(Criterion {
         label: if left_name == right_name {
-            left_name
+            left_name.into()
         } else {
-            format!("{left_name}~{right_name}")
+            format!("{left_name}~{right_name}").into()
         },
         left: left_field,
         right: right_field,

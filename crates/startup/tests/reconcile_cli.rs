@@ -87,9 +87,23 @@ fn the_examples_reconcile_into_the_expected_buckets_deterministically() {
             "proposed"
         )
     );
-    let explanation: serde_json::Value = serde_json::from_str(&fee[10]).expect("explanation JSON");
-    assert_eq!(explanation.as_array().map(Vec::len), Some(4));
-    assert_eq!(explanation[0]["test"], "regex");
+    let parts: Vec<&str> = fee[10].split("; ").collect();
+    assert_eq!(parts.len(), 4, "one entry per criterion: {}", &fee[10]);
+    assert!(
+        parts[0].starts_with("description~reference regex 1 +"),
+        "{}",
+        &fee[10]
+    );
+    assert!(parts[1].starts_with("amount amount "), "{}", &fee[10]);
+    let contributions: f64 = parts
+        .iter()
+        .filter_map(|p| p.rsplit_once(" +"))
+        .map(|(_, c)| c.parse::<f64>().expect("number"))
+        .sum();
+    assert!(
+        (contributions - fee[7].parse::<f64>().expect("score")).abs() < 0.001,
+        "contributions add up to the score"
+    );
 
     let breaks = rows(out.path(), "breaks.csv");
     assert!(

@@ -2,6 +2,7 @@
 //! xtask itself (a debug load generator would measure itself), prints a table and writes JSON
 //! under `bench-out/`. docs/benchmarks.md records the figures with the machine and command.
 
+mod engine;
 pub(crate) mod http;
 mod load;
 pub(crate) mod startup;
@@ -48,11 +49,13 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     match which {
         "startup" => startup::run(),
         "http" => http::run(),
+        "engine" => engine::run(),
         "all" => {
             startup::run()?;
-            http::run()
+            http::run()?;
+            engine::run()
         }
-        other => bail!("unknown benchmark {other:?}; use startup, http or all"),
+        other => bail!("unknown benchmark {other:?}; use startup, http, engine or all"),
     }
 }
 
