@@ -96,6 +96,54 @@ pub(crate) fn run() -> anyhow::Result<()> {
         &["test", "--workspace", "--locked", "--no-fail-fast"],
         &with_path,
     )?;
+    if in_ci {
+        fuzz_smoke()?;
+    }
     eprintln!("xtask test: all checks passed");
+    Ok(())
+}
+
+/// Under CI: a 30-second run of the reader fuzz target, when a nightly toolchain is installed
+/// (cargo-fuzz needs one, and no toolchain can be fetched here). Without nightly it says so and
+/// goes on: the same property runs on stable in the test suite.
+fn fuzz_smoke() -> anyhow::Result<()> {
+    let nightly = std::process::Command::new("rustup")
+        .args(["toolchain", "list"])
+        .output()
+        .is_ok_and(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.starts_with("nightly"))
+        });
+    if !nightly {
+        eprintln!(
+            "note: no nightly toolchain; the cargo-fuzz smoke run is skipped (tests/readers_never_panic.rs covers the property on stable)"
+        );
+        return Ok(());
+    }
+    let has_fuzz = std::process::Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_fuzz {
+        run_cmd("cargo", &["install", "--locked", "--quiet", "cargo-fuzz"])?;
+    }
+    let root = crate::process::workspace_root();
+    eprintln!("$ cargo +nightly fuzz run readers -- -max_total_time=30 (in crates/domain)");
+    let status = std::process::Command::new("cargo")
+        .args([
+            "+nightly",
+            "fuzz",
+            "run",
+            "readers",
+            "--",
+            "-max_total_time=30",
+            "-rss_limit_mb=2048",
+        ])
+        .current_dir(root.join("crates/domain"))
+        .status()?;
+    if !status.success() {
+        bail!("the reader fuzz target found a failure; see crates/domain/fuzz/artifacts/readers/");
+    }
     Ok(())
 }

@@ -57,7 +57,7 @@ pub fn describe_metrics() {
     metrics::describe_histogram!(
         "recon_http_request_duration_seconds",
         metrics::Unit::Seconds,
-        "HTTP request latency, by method and matched route."
+        "HTTP request latency, by method, matched route and status."
     );
     metrics::describe_gauge!(
         "recon_db_pool_connections",
@@ -222,7 +222,7 @@ where
 #[derive(Default)]
 struct RouteHandles {
     counters: Vec<(&'static str, u16, metrics::Counter)>,
-    histograms: Vec<(&'static str, metrics::Histogram)>,
+    histograms: Vec<(&'static str, u16, metrics::Histogram)>,
 }
 
 thread_local! {
@@ -256,12 +256,17 @@ fn record_metrics(route: &Arc<str>, method: &'static str, status: u16, seconds: 
             }
         };
         counter.increment(1);
-        let histogram = match entry.histograms.iter().find(|(m, _)| *m == method) {
-            Some((_, histogram)) => histogram,
+        let histogram = match entry.histograms.iter().find(|(m, s, _)| *m == method && *s == status) {
+            Some((_, _, histogram)) => histogram,
             None => {
-                let histogram = metrics::histogram!("recon_http_request_duration_seconds", "method" => method, "route" => route.to_string());
-                entry.histograms.push((method, histogram));
-                &entry.histograms[entry.histograms.len() - 1].1
+                let histogram = metrics::histogram!(
+                    "recon_http_request_duration_seconds",
+                    "method" => method,
+                    "route" => route.to_string(),
+                    "status" => status_label(status)
+                );
+                entry.histograms.push((method, status, histogram));
+                &entry.histograms[entry.histograms.len() - 1].2
             }
         };
         histogram.record(seconds);
