@@ -86,46 +86,52 @@ impl Normalizer {
         }
     }
 
-    /// Applies the normalisation.
+    /// Applies the normalisation: one pass over the text, one allocation.
     pub fn apply(&self, text: &str) -> String {
-        let mut text = text.trim().to_owned();
-        if self.case {
-            text = text.to_lowercase();
-        }
+        let mut text = text.trim();
         for prefix in &self.strip_prefixes {
+            if prefix.is_empty()
+                || text.len() < prefix.len()
+                || !text.is_char_boundary(prefix.len())
+            {
+                continue;
+            }
+            let head = &text[..prefix.len()];
             let matches = if self.case {
-                text.starts_with(&prefix.to_lowercase())
+                head.to_lowercase() == prefix.to_lowercase()
             } else {
-                text.starts_with(prefix.as_str())
+                head == prefix
             };
-            if matches && !prefix.is_empty() {
-                text = text[prefix.len()..].trim_start().to_owned();
+            if matches {
+                text = text[prefix.len()..].trim_start();
             }
         }
         let mut out = String::with_capacity(text.len());
         let mut pending_space = false;
         let mut in_digits = false;
         let mut zeros_held = false;
-        for c in text.chars() {
-            if c.is_whitespace() {
-                match self.whitespace {
-                    Whitespace::Keep => out.push(c),
-                    Whitespace::Collapse => pending_space = !out.is_empty(),
-                    Whitespace::Remove => {}
-                }
-                if self.leading_zeros && zeros_held {
-                    out.push('0');
-                    zeros_held = false;
-                }
-                in_digits = false;
-                continue;
+        let push_lower = |out: &mut String, c: char| {
+            if self.case && !c.is_lowercase() {
+                out.extend(c.to_lowercase());
+            } else {
+                out.push(c);
             }
-            if self.punctuation && !c.is_alphanumeric() {
+        };
+        for c in text.chars() {
+            let separator = c.is_whitespace() || (self.punctuation && !c.is_alphanumeric());
+            if separator {
                 if self.leading_zeros && zeros_held {
                     out.push('0');
                     zeros_held = false;
                 }
                 in_digits = false;
+                if c.is_whitespace() {
+                    match self.whitespace {
+                        Whitespace::Keep => out.push(c),
+                        Whitespace::Collapse => pending_space = !out.is_empty(),
+                        Whitespace::Remove => {}
+                    }
+                }
                 continue;
             }
             if pending_space {
@@ -133,11 +139,9 @@ impl Normalizer {
                 pending_space = false;
             }
             if self.leading_zeros && c.is_ascii_digit() {
-                if !in_digits && c == '0' {
+                if c == '0' && (!in_digits || zeros_held) {
                     zeros_held = true;
-                    continue;
-                }
-                if zeros_held && c == '0' {
+                    in_digits = true;
                     continue;
                 }
                 zeros_held = false;
@@ -150,7 +154,7 @@ impl Normalizer {
                 zeros_held = false;
             }
             in_digits = false;
-            out.push(c);
+            push_lower(&mut out, c);
         }
         if self.leading_zeros && zeros_held {
             out.push('0');
