@@ -10,9 +10,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::SqlitePool;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
 
 use crate::StoreError;
 use crate::store::{Backend, InstanceInfo, MigrationReport, PoolStats, Store, StoreSettings};
@@ -164,25 +164,12 @@ impl Store for SqliteStore {
     }
 
     async fn list_instances(&self) -> Result<Vec<InstanceInfo>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, InstanceInfo>(
             "SELECT id, hostname, version, started_at_ms, last_seen_at_ms, heartbeats \
              FROM recon_instances ORDER BY last_seen_at_ms DESC, id",
         )
         .fetch_all(&self.reader)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(InstanceInfo {
-                    id: row.try_get("id")?,
-                    hostname: row.try_get("hostname")?,
-                    version: row.try_get("version")?,
-                    started_at_ms: row.try_get("started_at_ms")?,
-                    last_seen_at_ms: row.try_get("last_seen_at_ms")?,
-                    heartbeats: row.try_get("heartbeats")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
+        .await?)
     }
 
     async fn deregister_instance(&self, id: &str) -> Result<(), StoreError> {

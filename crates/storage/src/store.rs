@@ -110,7 +110,7 @@ pub struct PoolStats {
 }
 
 /// One `recon` process registered in the database.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct InstanceInfo {
     /// Random id chosen at boot.
     pub id: String,
