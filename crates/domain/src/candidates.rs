@@ -43,7 +43,7 @@ pub(crate) enum Index<'a> {
         next: Vec<u32>,
     },
     Amount {
-        sorted: Vec<(Decimal, u32)>,
+        sorted: AmountKeys,
         absolute: Decimal,
         relative: Decimal,
     },
@@ -120,13 +120,13 @@ impl<'a> Index<'a> {
                 let Test::Amount { absolute, relative } = rule.criteria[criterion].test else {
                     unreachable_blocking()
                 };
-                let mut sorted: Vec<(Decimal, u32)> = records
+                let amounts: Vec<(Decimal, u32)> = records
                     .iter()
                     .enumerate()
                     .filter(|(i, _)| available(*i))
                     .filter_map(|(i, r)| r.amount.map(|a| (a, i as u32)))
                     .collect();
-                sorted.par_sort_unstable();
+                let sorted = AmountKeys::build(amounts);
                 Self::Amount {
                     sorted,
                     absolute,
@@ -221,14 +221,7 @@ impl<'a> Index<'a> {
             } => {
                 let Some(amount) = probe.amount else { return };
                 let width = (*absolute + *relative * amount.abs()) / (Decimal::ONE - *relative);
-                let (low, high) = (amount - width, amount + width);
-                let start = sorted.partition_point(|(a, _)| *a < low);
-                out.extend(
-                    sorted[start..]
-                        .iter()
-                        .take_while(|(a, _)| *a <= high)
-                        .map(|(_, i)| *i),
-                );
+                sorted.range(amount - width, amount + width, out);
             }
             Self::Date {
                 sorted,
@@ -302,7 +295,143 @@ impl<'a> Index<'a> {
     }
 }
 
+/// Amounts sorted for range queries. When every amount fits a common number of decimals (the
+/// usual case: money), they are kept as fixed-point integers, which sort and compare several
+/// times faster than `Decimal`; otherwise as decimals.
+pub(crate) enum AmountKeys {
+    Fixed {
+        scale: u32,
+        sorted: Vec<(i128, u32)>,
+    },
+    Exact(Vec<(Decimal, u32)>),
+}
+
+/// Most decimals the fixed-point form takes.
+const MAX_FIXED_SCALE: u32 = 12;
+
+fn to_fixed(amount: Decimal, scale: u32) -> Option<i128> {
+    let shift = scale.checked_sub(amount.scale())?;
+    amount.mantissa().checked_mul(10i128.checked_pow(shift)?)
+}
+
+impl AmountKeys {
+    fn build(mut amounts: Vec<(Decimal, u32)>) -> Self {
+        let scale = amounts.iter().map(|(a, _)| a.scale()).max().unwrap_or(0);
+        if scale <= MAX_FIXED_SCALE {
+            let fixed: Option<Vec<(i128, u32)>> = amounts
+                .par_iter()
+                .map(|(a, i)| to_fixed(*a, scale).map(|k| (k, *i)))
+                .collect();
+            if let Some(mut sorted) = fixed {
+                sorted.par_sort_unstable();
+                return Self::Fixed { scale, sorted };
+            }
+        }
+        amounts.par_sort_unstable();
+        Self::Exact(amounts)
+    }
+
+    /// Appends the indices whose amount lies in [low, high].
+    fn range(&self, low: Decimal, high: Decimal, out: &mut Vec<u32>) {
+        match self {
+            Self::Fixed { scale, sorted } => {
+                use rust_decimal::RoundingStrategy;
+                let low = to_fixed(
+                    low.round_dp_with_strategy(*scale, RoundingStrategy::ToNegativeInfinity),
+                    *scale,
+                );
+                let high = to_fixed(
+                    high.round_dp_with_strategy(*scale, RoundingStrategy::ToPositiveInfinity),
+                    *scale,
+                );
+                let (low, high) = (low.unwrap_or(i128::MIN), high.unwrap_or(i128::MAX));
+                let start = sorted.partition_point(|(a, _)| *a < low);
+                out.extend(
+                    sorted[start..]
+                        .iter()
+                        .take_while(|(a, _)| *a <= high)
+                        .map(|(_, i)| *i),
+                );
+            }
+            Self::Exact(sorted) => {
+                let start = sorted.partition_point(|(a, _)| *a < low);
+                out.extend(
+                    sorted[start..]
+                        .iter()
+                        .take_while(|(a, _)| *a <= high)
+                        .map(|(_, i)| *i),
+                );
+            }
+        }
+    }
+}
+
 fn unreachable_blocking() -> ! {
     // rules::compile_rule only chooses a band or trigram blocking for a criterion of that test.
     panic!("blocking criterion does not match its test; rules validation guarantees it does")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(text: &str) -> Decimal {
+        text.parse().expect("decimal")
+    }
+
+    fn range(keys: &AmountKeys, low: &str, high: &str) -> Vec<u32> {
+        let mut out = Vec::new();
+        keys.range(d(low), d(high), &mut out);
+        out.sort_unstable();
+        out
+    }
+
+    /// The band only proposes candidates (each is then checked exactly), so rounding the bounds
+    /// outward may add a neighbour at the edge but must never lose one.
+    #[test]
+    fn fixed_point_keys_never_miss_what_decimals_find_across_scales_and_signs() {
+        let amounts = ["-1.5", "2", "2.00", "0.125", "-0.001", "100"];
+        let indexed: Vec<(Decimal, u32)> = amounts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (d(a), i as u32))
+            .collect();
+        let fixed = AmountKeys::build(indexed.clone());
+        assert!(matches!(fixed, AmountKeys::Fixed { scale: 3, .. }));
+        let exact = AmountKeys::Exact({
+            let mut sorted = indexed;
+            sorted.sort_unstable();
+            sorted
+        });
+        for (low, high) in [
+            ("2", "2"),
+            ("-1.5", "0"),
+            ("-0.0015", "0.1249"),
+            ("0.1245", "2.0001"),
+            ("-1000", "1000"),
+            ("1.99999", "1.99999"),
+        ] {
+            let (found, expected) = (range(&fixed, low, high), range(&exact, low, high));
+            assert!(
+                expected.iter().all(|i| found.contains(i)),
+                "[{low}, {high}]: {found:?} lacks some of {expected:?}"
+            );
+            let unit = d("0.001");
+            for extra in found.iter().filter(|i| !expected.contains(i)) {
+                let amount = d(amounts[*extra as usize]);
+                assert!(
+                    amount >= d(low) - unit && amount <= d(high) + unit,
+                    "[{low}, {high}]: {amount} is beyond the rounding edge"
+                );
+            }
+        }
+        assert_eq!(range(&fixed, "2", "2"), vec![1, 2]);
+    }
+
+    #[test]
+    fn too_many_decimals_fall_back_to_exact_keys() {
+        let keys = AmountKeys::build(vec![(d("0.0000000000001"), 0), (d("1"), 1)]);
+        assert!(matches!(keys, AmountKeys::Exact(_)));
+        assert_eq!(range(&keys, "0", "0.5"), vec![0]);
+    }
 }

@@ -119,6 +119,8 @@ fn read_csv(
     let mut chunk: Vec<(u64, csv::ByteRecord)> = Vec::with_capacity(CHUNK_ROWS);
     let mut filled = 0usize;
     let mut data_rows = 0u64;
+    // Parsed rows of one chunk; reused, so each chunk does not fault in fresh pages.
+    let mut parsed: Vec<Result<Record, RowError>> = Vec::with_capacity(CHUNK_ROWS);
     loop {
         if filled == chunk.len() {
             chunk.push((0, csv::ByteRecord::new()));
@@ -150,7 +152,7 @@ fn read_csv(
         }
         if filled == CHUNK_ROWS || (!more && filled > 0) {
             let width = header.len();
-            let parsed: Vec<Result<Record, RowError>> = chunk[..filled]
+            chunk[..filled]
                 .par_iter()
                 .enumerate()
                 .map(|(offset, (line, raw))| {
@@ -173,9 +175,9 @@ fn read_csv(
                     }
                     mapping.record(*line, data_rows + offset as u64 + 1, &values)
                 })
-                .collect();
+                .collect_into_vec(&mut parsed);
             data_rows += filled as u64;
-            collect(&mut dataset, parsed, spec.on_error)?;
+            collect(&mut dataset, &mut parsed, spec.on_error)?;
             filled = 0;
             on_rows(data_rows);
         }
@@ -203,11 +205,11 @@ fn check_width(line: u64, fields: usize, limits: &Limits) -> Result<(), ReadErro
 
 fn collect(
     dataset: &mut Dataset,
-    parsed: Vec<Result<Record, RowError>>,
+    parsed: &mut Vec<Result<Record, RowError>>,
     on_error: OnError,
 ) -> Result<(), ReadError> {
     dataset.records.reserve(parsed.len());
-    for outcome in parsed {
+    for outcome in parsed.drain(..) {
         match outcome {
             Ok(record) => dataset.records.push(record),
             Err(error) if on_error == OnError::Skip => dataset.skipped.push(error),
@@ -282,7 +284,7 @@ fn read_jsonl(
         if let Some(mapping) = &mapping
             && (chunk.len() == CHUNK_ROWS || (!more && !chunk.is_empty()))
         {
-            let parsed: Vec<Result<Record, RowError>> = chunk
+            let mut parsed: Vec<Result<Record, RowError>> = chunk
                 .par_iter()
                 .enumerate()
                 .map(|(offset, (line, text))| {
@@ -297,7 +299,7 @@ fn read_jsonl(
                 })
                 .collect();
             data_rows += chunk.len() as u64;
-            collect(&mut dataset, parsed, spec.on_error)?;
+            collect(&mut dataset, &mut parsed, spec.on_error)?;
             chunk.clear();
             on_rows(data_rows);
         }
