@@ -91,15 +91,13 @@ pub(crate) fn run() -> anyhow::Result<()> {
         eprintln!("note: promtool not found; the /metrics lint test will skip (CI installs it)");
     }
 
-    run_cmd_with_env(
-        "cargo",
-        &["test", "--workspace", "--locked", "--no-fail-fast"],
-        &with_path,
-    )?;
+    let (passed, failed) = run_tests(&path)?;
     if in_ci {
         fuzz_smoke()?;
     }
     eprintln!("xtask test: all checks passed");
+    // The closing line CI reads: every test of every suite, summed.
+    println!("tests: {passed} passed, {failed} failed");
     Ok(())
 }
 
@@ -130,6 +128,9 @@ fn fuzz_smoke() -> anyhow::Result<()> {
     }
     let root = crate::process::workspace_root();
     eprintln!("$ cargo +nightly fuzz run readers -- -max_total_time=30 (in crates/domain)");
+    // libFuzzer reports every new input; keep that in a file and show its summary line.
+    let log_path = root.join("target").join("fuzz-readers.log");
+    let log = std::fs::File::create(&log_path)?;
     let status = std::process::Command::new("cargo")
         .args([
             "+nightly",
@@ -141,9 +142,66 @@ fn fuzz_smoke() -> anyhow::Result<()> {
             "-rss_limit_mb=2048",
         ])
         .current_dir(root.join("crates/domain"))
+        .stdout(log.try_clone()?)
+        .stderr(log)
         .status()?;
+    let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let summary = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("Done "))
+        .unwrap_or("no summary line");
+    eprintln!(
+        "fuzz (readers): {summary}; full log in {}",
+        log_path.display()
+    );
     if !status.success() {
+        let tail: Vec<&str> = text.lines().rev().take(40).collect();
+        eprintln!("{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
         bail!("the reader fuzz target found a failure; see crates/domain/fuzz/artifacts/readers/");
     }
     Ok(())
+}
+
+/// Runs the whole suite, streaming its output, and sums the `test result:` lines.
+fn run_tests(path: &str) -> anyhow::Result<(u64, u64)> {
+    use std::io::BufRead;
+    let args = ["test", "--workspace", "--locked", "--no-fail-fast"];
+    eprintln!("$ cargo {}", args.join(" "));
+    let mut child = std::process::Command::new("cargo")
+        .args(args)
+        .env("PATH", path)
+        .current_dir(crate::process::workspace_root())
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let (mut passed, mut failed) = (0u64, 0u64);
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdout from cargo test"))?;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line?;
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            let count = |label: &str| {
+                rest.split(';')
+                    .find_map(|part| {
+                        part.trim()
+                            .trim_start_matches("ok. ")
+                            .trim_start_matches("FAILED. ")
+                            .strip_suffix(label)
+                    })
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            passed += count(" passed");
+            failed += count(" failed");
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        println!("tests: {passed} passed, {failed} failed");
+        bail!("cargo test failed ({status})");
+    }
+    Ok((passed, failed))
 }
