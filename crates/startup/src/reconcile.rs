@@ -173,7 +173,8 @@ fn read_side(
             format!("cannot open {shown}: {error}; check the --{side} path"),
         )
     })?;
-    reader::read(file, spec, &|rows| bar.set_message(format!("reading: {rows} rows"))).map_err(|error| match error {
+    let size = file.metadata().ok().map(|m| m.len());
+    reader::read_sized(file, size, spec, &|rows| bar.set_message(format!("reading: {rows} rows"))).map_err(|error| match error {
         ReadError::Row(row) => fail(
             CliExit::BadData,
             format!("{shown} {row}; fix the value, or set on_error = \"skip\" for the {side} source in the rules file (or pass --on-error skip)"),
