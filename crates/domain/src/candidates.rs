@@ -62,6 +62,20 @@ pub(crate) enum Index<'a> {
     },
 }
 
+/// `(value, index)` of every available record that has a value: the input of the band indexes.
+fn keyed<K>(
+    records: &[Record],
+    used: &[bool],
+    value: impl Fn(&Record) -> Option<K>,
+) -> Vec<(K, u32)> {
+    records
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !used[*i])
+        .filter_map(|(i, r)| value(r).map(|k| (k, i as u32)))
+        .collect()
+}
+
 fn trigrams(text: &str, out: &mut Vec<u64>) {
     out.clear();
     let chars: Vec<char> = std::iter::once(' ')
@@ -120,13 +134,7 @@ impl<'a> Index<'a> {
                 let Test::Amount { absolute, relative } = rule.criteria[criterion].test else {
                     unreachable_blocking()
                 };
-                let amounts: Vec<(Decimal, u32)> = records
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| available(*i))
-                    .filter_map(|(i, r)| r.amount.map(|a| (a, i as u32)))
-                    .collect();
-                let sorted = AmountKeys::build(amounts);
+                let sorted = AmountKeys::build(keyed(records, used, |r| r.amount));
                 Self::Amount {
                     sorted,
                     absolute,
@@ -137,12 +145,7 @@ impl<'a> Index<'a> {
                 let Test::Date { days, direction } = rule.criteria[criterion].test else {
                     unreachable_blocking()
                 };
-                let mut sorted: Vec<(NaiveDate, u32)> = records
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| available(*i))
-                    .filter_map(|(i, r)| r.date.map(|d| (d, i as u32)))
-                    .collect();
+                let mut sorted = keyed(records, used, |r| r.date);
                 sorted.par_sort_unstable();
                 Self::Date {
                     sorted,

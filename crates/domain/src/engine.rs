@@ -83,6 +83,38 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Runs `each` for every probe, in parallel batches of [`BATCH`] with one scratch value
+    /// per batch, and collects what it pushes. Progress is reported under `phase` after each
+    /// batch; once the run is cancelled no new batch starts (callers then `check`). Every
+    /// strategy's candidate scan goes through here.
+    pub(crate) fn scan<T, S>(
+        &self,
+        phase: String,
+        probes: &[u32],
+        each: impl Fn(u32, &mut S, &mut Vec<T>) + Sync,
+    ) -> Vec<T>
+    where
+        T: Send,
+        S: Default,
+    {
+        let progress = self.phase(phase, probes.len());
+        probes
+            .par_chunks(BATCH)
+            .flat_map_iter(|chunk| {
+                let mut found = Vec::new();
+                if self.cancelled.load(Ordering::Relaxed) {
+                    return found;
+                }
+                let mut scratch = S::default();
+                for &probe in chunk {
+                    each(probe, &mut scratch, &mut found);
+                }
+                progress.advance(chunk.len());
+                found
+            })
+            .collect()
+    }
+
     /// A progress counter for one phase.
     pub(crate) fn phase(&self, name: String, total: usize) -> Phase<'_> {
         self.observer.progress(&name, 0, total as u64);
@@ -380,56 +412,40 @@ fn one_to_one(
     let probes: Vec<u32> = (0..left.len() as u32)
         .filter(|i| !taken.left[*i as usize])
         .collect();
-    let progress = run.phase(format!("{phase}: scoring"), probes.len());
     let used_right = &taken.right;
-    let mut pairs: Vec<Pair> = probes
-        .par_chunks(BATCH)
-        .flat_map_iter(|chunk| {
-            let mut found = Vec::new();
-            if run.cancelled.load(Ordering::Relaxed) {
-                return found;
-            }
-            let mut candidates = Vec::new();
-            let mut verdicts = Vec::with_capacity(rule.criteria.len());
-            for &l in chunk {
-                index.candidates(rule, &left[l as usize], true, &mut candidates);
-                for &r in &candidates {
-                    if used_right[r as usize]
-                        || !evaluate(
-                            rule,
-                            &left[l as usize],
-                            &right[r as usize],
-                            known,
-                            &mut verdicts,
-                        )
-                    {
-                        continue;
-                    }
-                    let score = criteria::score(&rule.criteria, &verdicts);
-                    if score + 1e-12 < rule.min_score {
-                        continue;
-                    }
-                    let amount_gap = verdicts
-                        .iter()
-                        .find_map(|v| v.amount_difference)
-                        .map_or(f64::INFINITY, |d| d.abs().to_f64().unwrap_or(f64::INFINITY));
-                    let days_gap = verdicts
-                        .iter()
-                        .find_map(|v| v.days_difference)
-                        .map_or(i32::MAX, |d| d.unsigned_abs().min(i32::MAX as u64) as i32);
-                    found.push(Pair {
-                        score,
-                        amount_gap,
-                        days_gap,
-                        left: l,
-                        right: r,
-                    });
+    let mut pairs: Vec<Pair> = run.scan(
+        format!("{phase}: scoring"),
+        &probes,
+        |l, (candidates, verdicts): &mut (Vec<u32>, Vec<Verdict>), found| {
+            index.candidates(rule, &left[l as usize], true, candidates);
+            for &r in candidates.iter() {
+                if used_right[r as usize]
+                    || !evaluate(rule, &left[l as usize], &right[r as usize], known, verdicts)
+                {
+                    continue;
                 }
+                let score = criteria::score(&rule.criteria, verdicts);
+                if score + 1e-12 < rule.min_score {
+                    continue;
+                }
+                let amount_gap = verdicts
+                    .iter()
+                    .find_map(|v| v.amount_difference)
+                    .map_or(f64::INFINITY, |d| d.abs().to_f64().unwrap_or(f64::INFINITY));
+                let days_gap = verdicts
+                    .iter()
+                    .find_map(|v| v.days_difference)
+                    .map_or(i32::MAX, |d| d.unsigned_abs().min(i32::MAX as u64) as i32);
+                found.push(Pair {
+                    score,
+                    amount_gap,
+                    days_gap,
+                    left: l,
+                    right: r,
+                });
             }
-            progress.advance(chunk.len());
-            found
-        })
-        .collect();
+        },
+    );
     run.check()?;
     pairs.par_sort_unstable_by(|a, b| {
         b.score
@@ -495,53 +511,50 @@ fn find_breaks(
             .filter(|i| !taken.left[*i as usize])
             .collect();
         let used_right = &taken.right;
-        let mut found: Vec<(Decimal, i64, u32, u32, Vec<Verdict>)> = probes
-            .par_chunks(BATCH)
-            .flat_map_iter(|chunk| {
-                let mut found = Vec::new();
-                let mut candidates = Vec::new();
-                for &l in chunk {
-                    index.candidates(rule, &left[l as usize], true, &mut candidates);
-                    for &r in &candidates {
-                        if used_right[r as usize] {
-                            continue;
-                        }
-                        let verdicts: Vec<Verdict> = rule
-                            .criteria
+        let mut found: Vec<(Decimal, i64, u32, u32, Vec<Verdict>)> = run.scan(
+            format!("breaks of rule {:?}", rule.name),
+            &probes,
+            |l, candidates: &mut Vec<u32>, found| {
+                index.candidates(rule, &left[l as usize], true, candidates);
+                for &r in candidates.iter() {
+                    if used_right[r as usize] {
+                        continue;
+                    }
+                    let verdicts: Vec<Verdict> = rule
+                        .criteria
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| {
+                            if i == key {
+                                KEY_HOLDS
+                            } else {
+                                c.evaluate(&left[l as usize], &right[r as usize])
+                            }
+                        })
+                        .collect();
+                    let failed = |tolerance: bool| {
+                        rule.criteria.iter().zip(&verdicts).any(|(c, v)| {
+                            c.required && !v.passed && is_tolerance(&c.test) == tolerance
+                        })
+                    };
+                    let measured = verdicts
+                        .iter()
+                        .any(|v| v.amount_difference.is_some() || v.days_difference.is_some());
+                    if failed(true) && !failed(false) && measured {
+                        let amount = verdicts
                             .iter()
-                            .enumerate()
-                            .map(|(i, c)| {
-                                if i == key {
-                                    KEY_HOLDS
-                                } else {
-                                    c.evaluate(&left[l as usize], &right[r as usize])
-                                }
-                            })
-                            .collect();
-                        let failed = |tolerance: bool| {
-                            rule.criteria.iter().zip(&verdicts).any(|(c, v)| {
-                                c.required && !v.passed && is_tolerance(&c.test) == tolerance
-                            })
-                        };
-                        let measured = verdicts
+                            .find_map(|v| v.amount_difference)
+                            .map_or(Decimal::MAX, |d| d.abs());
+                        let days = verdicts
                             .iter()
-                            .any(|v| v.amount_difference.is_some() || v.days_difference.is_some());
-                        if failed(true) && !failed(false) && measured {
-                            let amount = verdicts
-                                .iter()
-                                .find_map(|v| v.amount_difference)
-                                .map_or(Decimal::MAX, |d| d.abs());
-                            let days = verdicts
-                                .iter()
-                                .find_map(|v| v.days_difference)
-                                .map_or(i64::MAX, i64::abs);
-                            found.push((amount, days, l, r, verdicts));
-                        }
+                            .find_map(|v| v.days_difference)
+                            .map_or(i64::MAX, i64::abs);
+                        found.push((amount, days, l, r, verdicts));
                     }
                 }
-                found
-            })
-            .collect();
+            },
+        );
+        run.check()?;
         found.sort_by(|a, b| {
             a.0.cmp(&b.0)
                 .then(a.1.cmp(&b.1))

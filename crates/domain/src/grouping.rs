@@ -17,14 +17,11 @@
 //! the largest pair of subsets with agreeing sums is matched. Larger components are left
 //! unmatched and counted in `components_over_limit`.
 
-use std::sync::atomic::Ordering;
-
-use rayon::prelude::*;
 use rust_decimal::Decimal;
 
 use crate::candidates::Index;
 use crate::criteria::{self, Test, Verdict};
-use crate::engine::{BATCH, Cancelled, Run, Taken, explain, status, sum_amounts};
+use crate::engine::{Cancelled, Run, Taken, explain, status, sum_amounts};
 use crate::outcome::MatchGroup;
 use crate::record::Record;
 use crate::rules::Rule;
@@ -247,37 +244,28 @@ pub(crate) fn many_to_one(
         .copied()
         .filter(|i| !one_taken[*i as usize])
         .collect();
-    let progress = run.phase(format!("{phase}: finding members"), probes.len());
-    let memberships: Vec<(u32, Vec<u32>)> = probes
-        .par_chunks(BATCH)
-        .flat_map_iter(|chunk| {
-            let mut found = Vec::new();
-            if run.cancelled.load(Ordering::Relaxed) {
-                return found;
-            }
-            let mut candidates = Vec::new();
-            for &o in chunk {
-                index.candidates(rule, &one[o as usize], !many_on_left, &mut candidates);
-                let mut members: Vec<u32> = candidates
-                    .iter()
-                    .copied()
-                    .filter(|m| !many_taken[*m as usize] && many[*m as usize].amount.is_some())
-                    .filter(|m| {
-                        let (l, r) = if many_on_left {
-                            (&many[*m as usize], &one[o as usize])
-                        } else {
-                            (&one[o as usize], &many[*m as usize])
-                        };
-                        members_pass(rule, l, r).is_some()
-                    })
-                    .collect();
-                members.sort_unstable_by_key(|m| many_rank[*m as usize]);
-                found.push((o, members));
-            }
-            progress.advance(chunk.len());
-            found
-        })
-        .collect();
+    let memberships: Vec<(u32, Vec<u32>)> = run.scan(
+        format!("{phase}: finding members"),
+        &probes,
+        |o, candidates: &mut Vec<u32>, found| {
+            index.candidates(rule, &one[o as usize], !many_on_left, candidates);
+            let mut members: Vec<u32> = candidates
+                .iter()
+                .copied()
+                .filter(|m| !many_taken[*m as usize] && many[*m as usize].amount.is_some())
+                .filter(|m| {
+                    let (l, r) = if many_on_left {
+                        (&many[*m as usize], &one[o as usize])
+                    } else {
+                        (&one[o as usize], &many[*m as usize])
+                    };
+                    members_pass(rule, l, r).is_some()
+                })
+                .collect();
+            members.sort_unstable_by_key(|m| many_rank[*m as usize]);
+            found.push((o, members));
+        },
+    );
     run.check()?;
     let (absolute, relative) = rule
         .amount_criterion()
@@ -398,28 +386,22 @@ pub(crate) fn many_to_many(
     let probes: Vec<u32> = (0..left.len() as u32)
         .filter(|i| !taken.left[*i as usize] && left[*i as usize].amount.is_some())
         .collect();
-    let progress = run.phase(format!("{phase}: linking"), probes.len());
     let used_right = &taken.right;
-    let edges: Vec<(u32, u32)> = probes
-        .par_chunks(BATCH)
-        .flat_map_iter(|chunk| {
-            let mut found = Vec::new();
-            let mut candidates = Vec::new();
-            for &l in chunk {
-                index.candidates(rule, &left[l as usize], true, &mut candidates);
-                for &r in &candidates {
-                    if !used_right[r as usize]
-                        && right[r as usize].amount.is_some()
-                        && members_pass(rule, &left[l as usize], &right[r as usize]).is_some()
-                    {
-                        found.push((l, r));
-                    }
+    let edges: Vec<(u32, u32)> = run.scan(
+        format!("{phase}: linking"),
+        &probes,
+        |l, candidates: &mut Vec<u32>, found| {
+            index.candidates(rule, &left[l as usize], true, candidates);
+            for &r in candidates.iter() {
+                if !used_right[r as usize]
+                    && right[r as usize].amount.is_some()
+                    && members_pass(rule, &left[l as usize], &right[r as usize]).is_some()
+                {
+                    found.push((l, r));
                 }
             }
-            progress.advance(chunk.len());
-            found
-        })
-        .collect();
+        },
+    );
     run.check()?;
     let offset = left.len() as u32;
     let mut sets = UnionFind {
