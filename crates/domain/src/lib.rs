@@ -8,8 +8,15 @@
 //! [`record::Record`]s; [`rules`] holds the rules file's types and their validation;
 //! [`engine`] finds candidates, scores them with [`criteria`] and assigns them with a strategy;
 //! [`outcome`] is what comes out, and [`export`] writes it.
+//!
+//! Beside the engine sit the rules of access: [`access`] (roles and what they allow),
+//! [`credentials`] (what emails and passwords may be) and [`audit`] (the audit trail's hash
+//! chain).
 
+pub mod access;
+pub mod audit;
 pub mod candidates;
+pub mod credentials;
 pub mod criteria;
 pub mod engine;
 pub mod export;
