@@ -24,6 +24,10 @@ pub enum StoreError {
     /// Redis could not be reached or answered with an error.
     #[error("redis: {0}")]
     Redis(String),
+    /// The request contradicts what is stored; the code says how (`email_taken`,
+    /// `last_admin`, `last_owner`, `already_member`, `unknown_user`).
+    #[error("refused: {0}")]
+    Refused(&'static str),
     /// Any other database error.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),

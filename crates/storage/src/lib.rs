@@ -2,10 +2,15 @@
 //! default) and PostgreSQL (production, many replicas), plus the Redis link and the cache that
 //! falls back to memory when Redis is away.
 //!
+//! [`Store`] includes [`AccessStore`] (accounts, sessions, projects, members, the audit trail),
+//! whose SQL is written once for both backends.
+//!
 //! Row mapping happens here, on plain structs, so `recon-domain` never sees sqlx. Which backend
 //! serves a URL is decided once, in [`open`]; everything above this crate holds an
 //! `Arc<dyn Store>` and does not know which one it got.
 
+pub mod access;
+mod access_sql;
 mod error;
 mod postgres;
 mod sqlite;
@@ -16,6 +21,7 @@ pub mod redis;
 
 use std::sync::Arc;
 
+pub use access::AccessStore;
 pub use error::StoreError;
 pub use store::{
     Backend, DatabaseUrl, InstanceInfo, MigrationReport, PoolStats, Store, StoreSettings,

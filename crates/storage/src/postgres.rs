@@ -52,6 +52,24 @@ impl PostgresStore {
     }
 }
 
+impl PostgresStore {
+    // Audited writes take this transaction-scoped advisory lock ("recon-au" in ASCII) so
+    // that the audit chain, the last-admin and the last-owner checks see one writer at a time.
+    pub(crate) const AUDIT_LOCK: &str = "SELECT pg_advisory_xact_lock(8243104023212548469)";
+
+    pub(crate) fn read_pool(&self) -> &sqlx::Pool<sqlx::Postgres> {
+        &self.pool
+    }
+
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+}
+
+crate::access_sql::access_store_for!(PostgresStore, sqlx::Postgres);
+
 #[async_trait]
 impl Store for PostgresStore {
     fn backend(&self) -> Backend {
@@ -106,6 +124,18 @@ impl Store for PostgresStore {
             .fetch_one(&self.pool)
             .await
             .map_err(|error| StoreError::Schema(format!("recon_instances: {error}")))?;
+        for table in [
+            "users",
+            "auth_sessions",
+            "projects",
+            "project_members",
+            "audit_log",
+        ] {
+            sqlx::query(&format!("SELECT count(*) FROM {table}"))
+                .fetch_one(self.read_pool())
+                .await
+                .map_err(|error| StoreError::Schema(format!("{table}: {error}")))?;
+        }
         Ok(())
     }
 

@@ -69,6 +69,24 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    // SQLite serializes audited writes already: they all go through the one writer connection
+    // inside BEGIN IMMEDIATE.
+    pub(crate) const AUDIT_LOCK: &str = "SELECT 1";
+
+    pub(crate) fn read_pool(&self) -> &sqlx::Pool<sqlx::Sqlite> {
+        &self.reader
+    }
+
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+crate::access_sql::access_store_for!(SqliteStore, sqlx::Sqlite);
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> Backend {
@@ -109,6 +127,18 @@ impl Store for SqliteStore {
             .fetch_one(&self.reader)
             .await
             .map_err(|error| StoreError::Schema(format!("recon_instances: {error}")))?;
+        for table in [
+            "users",
+            "auth_sessions",
+            "projects",
+            "project_members",
+            "audit_log",
+        ] {
+            sqlx::query(&format!("SELECT count(*) FROM {table}"))
+                .fetch_one(self.read_pool())
+                .await
+                .map_err(|error| StoreError::Schema(format!("{table}: {error}")))?;
+        }
         Ok(())
     }
 

@@ -129,7 +129,7 @@ pub struct InstanceInfo {
 /// The persistence interface. Both backends pass the same conformance suite
 /// (`crates/storage/tests/conformance.rs`).
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: crate::AccessStore + Send + Sync + 'static {
     /// Which engine this is.
     fn backend(&self) -> Backend;
 

@@ -2,29 +2,11 @@
 //! server answers (always under CI=true). Each run gets its own database — a temporary file, or
 //! a fresh PostgreSQL database dropped and checked gone afterwards.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use recon_storage::{InstanceInfo, Store, StoreError, StoreSettings};
-use recon_test_support::postgres::TestDatabase;
-
-/// Runs `story` against a fresh store of each available backend.
-async fn on_every_backend<F, Fut>(story: F)
-where
-    F: Fn(String) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sqlite_url = format!("sqlite://{}", dir.path().join("conformance.db").display());
-    story(sqlite_url).await;
-
-    if let Some(admin) = recon_test_support::postgres_admin_url() {
-        let database = TestDatabase::create(&admin).await;
-        story(database.url().to_owned()).await;
-        database.drop_database().await;
-    }
-}
+use recon_test_support::backends::on_every_backend;
 
 async fn open(url: &str) -> Arc<dyn Store> {
     recon_storage::open(url, &StoreSettings::default())

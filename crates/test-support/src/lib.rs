@@ -5,6 +5,7 @@
 //! does not answer, the test says so on stderr and returns early — except under `CI=true`,
 //! where a missing service is a failure, so CI can never go green without them.
 
+pub mod backends;
 pub mod http;
 pub mod postgres;
 pub mod proxy;
