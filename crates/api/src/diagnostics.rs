@@ -16,11 +16,19 @@ use crate::errors::ApiError;
 /// Longest sleep accepted.
 const MAX_SLEEP_MS: u64 = 60_000;
 
-#[derive(Debug, Deserialize)]
+/// `?ms=`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub(crate) struct SleepQuery {
+    /// How long to wait, at most 60 000 ms.
     ms: u64,
 }
 
+/// Development only: answers after `ms` milliseconds (rehearses a drain).
+#[utoipa::path(get, path = "/api/debug/sleep", tag = "debug",
+    params(SleepQuery),
+    responses((status = 200, description = "Slept", body = Object)),
+    security(()),
+    extensions(("x-recon-access" = json!("public"))))]
 pub(crate) async fn sleep(
     Query(query): Query<SleepQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -35,6 +43,11 @@ pub(crate) async fn sleep(
     Ok(Json(serde_json::json!({ "slept_ms": query.ms })))
 }
 
+/// Development only: panics (rehearses a crash: exit code 70).
+#[utoipa::path(get, path = "/api/debug/panic", tag = "debug",
+    responses((status = 500, description = "Never answers: the process ends")),
+    security(()),
+    extensions(("x-recon-access" = json!("public"))))]
 #[allow(clippy::panic)]
 pub(crate) async fn panic() -> &'static str {
     panic!("panic requested through /api/debug/panic")

@@ -177,7 +177,7 @@ impl HealthMonitor {
 }
 
 /// One dependency in the `/api/health` report.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DependencyReport {
     /// Whether the dependency is configured at all.
     pub configured: bool,
@@ -198,7 +198,7 @@ pub struct DependencyReport {
 }
 
 /// The `/api/health` body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HealthReport {
     /// `ok`, `degraded` or `unavailable`.
     pub status: &'static str,
@@ -221,7 +221,7 @@ pub struct HealthReport {
 }
 
 /// The dependencies section.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Dependencies {
     /// The database.
     pub database: DependencyReport,
@@ -229,13 +229,21 @@ pub struct Dependencies {
     pub redis: DependencyReport,
 }
 
-#[derive(Debug, Serialize)]
-struct ProbeBody {
+/// The body of the liveness and readiness probes.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProbeBody {
+    /// `live`, `ready` or `unavailable`.
     status: &'static str,
+    /// Why the instance is not ready.
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
 }
 
+/// Liveness: 200 while the process can serve; touches no dependency.
+#[utoipa::path(get, path = crate::routes::LIVE_PATH, tag = "health",
+    responses((status = 200, description = "The process can serve", body = ProbeBody)),
+    security(()),
+    extensions(("x-recon-access" = json!("public"))))]
 pub(crate) async fn live() -> Response {
     Json(ProbeBody {
         status: "live",
@@ -244,6 +252,15 @@ pub(crate) async fn live() -> Response {
     .into_response()
 }
 
+/// Readiness: 200 when migrations are done, the database answered its last background check
+/// and no shutdown has begun; 503 with the reason otherwise.
+#[utoipa::path(get, path = crate::routes::READY_PATH, tag = "health",
+    responses(
+        (status = 200, description = "Ready for traffic", body = ProbeBody),
+        (status = 503, description = "Not ready, with the reason", body = ProbeBody),
+    ),
+    security(()),
+    extensions(("x-recon-access" = json!("public"))))]
 pub(crate) async fn ready(State(state): State<AppState>) -> Response {
     match state.health.readiness() {
         Readiness::Ready => Json(ProbeBody {
@@ -262,6 +279,14 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
     }
 }
 
+/// The dependency report: version, uptime, each dependency's state and latency.
+#[utoipa::path(get, path = crate::routes::HEALTH_PATH, tag = "health",
+    responses(
+        (status = 200, description = "Ready", body = HealthReport),
+        (status = 503, description = "Not ready", body = HealthReport),
+    ),
+    security(()),
+    extensions(("x-recon-access" = json!("public"))))]
 pub(crate) async fn report(State(state): State<AppState>) -> Response {
     let readiness = state.health.readiness();
     let redis = match &state.redis {

@@ -1,16 +1,22 @@
-//! The route table. Every path the service answers is listed here, in one place.
+//! The route table. Every path the service answers is registered here, in one place, through
+//! `utoipa_axum`'s `routes!`, which puts each operation in the router and in the OpenAPI
+//! document together.
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::diagnostics;
 use crate::errors::ApiError;
-use crate::health;
+use crate::input::MAX_JSON_BODY_BYTES;
 use crate::observability::ObserveLayer;
+use crate::openapi::{ApiDoc, OPENAPI_PATH, document_json};
 use crate::state::AppState;
+use crate::v1::{audit, auth, members, projects, users};
+use crate::{diagnostics, headers, health};
 
 /// Liveness probe path (Kubernetes livenessProbe, Docker HEALTHCHECK).
 pub const LIVE_PATH: &str = "/api/health/live";
@@ -21,34 +27,86 @@ pub const HEALTH_PATH: &str = "/api/health";
 /// Prometheus scrape path.
 pub const METRICS_PATH: &str = "/metrics";
 
+/// Every route with its documentation; `debug_routes` adds the development diagnostics.
+pub fn api_routes(debug_routes: bool) -> OpenApiRouter<AppState> {
+    let mut api = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::live))
+        .routes(routes!(health::ready))
+        .routes(routes!(health::report))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi_document))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(auth::register))
+        .routes(routes!(users::list_users, users::create_user))
+        .routes(routes!(users::update_user))
+        .routes(routes!(users::reset_password))
+        .routes(routes!(projects::list_projects, projects::create_project))
+        .routes(routes!(
+            projects::get_project,
+            projects::update_project,
+            projects::delete_project
+        ))
+        .routes(routes!(members::list_members, members::add_member))
+        .routes(routes!(members::update_member, members::remove_member))
+        .routes(routes!(audit::list_audit))
+        .routes(routes!(audit::project_audit));
+    if debug_routes {
+        api = api
+            .routes(routes!(diagnostics::sleep))
+            .routes(routes!(diagnostics::panic));
+    }
+    api
+}
+
 /// Builds the router with all routes and middleware.
 pub fn router(state: AppState) -> Router {
-    let mut router = Router::new()
-        .route(LIVE_PATH, get(health::live))
-        .route(READY_PATH, get(health::ready))
-        .route(HEALTH_PATH, get(health::report))
-        .route(METRICS_PATH, get(metrics));
-    if state.debug_routes {
-        router = router
-            .route("/api/debug/sleep", get(diagnostics::sleep))
-            .route("/api/debug/panic", get(diagnostics::panic));
-    }
-    router
+    let (router, _) = api_routes(state.debug_routes).split_for_parts();
+    let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY_BYTES));
+    headers::apply(router, &state.http)
         .layer(ObserveLayer)
         .with_state(state)
 }
 
 async fn not_found() -> ApiError {
-    ApiError::not_found("no such path")
+    ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "route_not_found",
+        "no such path; GET /api/openapi.json lists them all",
+    )
 }
 
 async fn method_not_allowed() -> ApiError {
     ApiError::method_not_allowed()
 }
 
-/// Renders the Prometheus exposition, refreshing the gauges that are sampled at scrape time.
+/// The OpenAPI 3.1 document of this service.
+#[utoipa::path(get, path = OPENAPI_PATH, tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object)),
+    security(()),
+    extensions(("x-recon-access" = json!("public"))))]
+async fn openapi_document(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        document_json(state.debug_routes),
+    )
+        .into_response()
+}
+
+/// Prometheus text exposition, refreshing the gauges sampled at scrape time.
+#[utoipa::path(get, path = METRICS_PATH, tag = "meta",
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String),
+        (status = 503, description = "No metrics recorder installed", body = crate::errors::Problem),
+    ),
+    security(()),
+    extensions(("x-recon-access" = json!("public"))))]
 async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let Some(handle) = &state.metrics else {
         return Err(ApiError::unavailable("no metrics recorder is installed"));

@@ -10,6 +10,8 @@ use recon_storage::Store;
 use recon_storage::cache::Cache;
 use recon_storage::redis::RedisLink;
 
+use crate::auth::Auth;
+use crate::headers::HttpPolicy;
 use crate::health::HealthMonitor;
 
 /// What the binary is.
@@ -43,6 +45,10 @@ pub struct App {
     pub started_at: Instant,
     /// Whether the development-only diagnostics routes are mounted.
     pub debug_routes: bool,
+    /// Tokens, passwords, throttling.
+    pub auth: Arc<Auth>,
+    /// Security headers and CORS.
+    pub http: HttpPolicy,
 }
 
 /// The state handlers extract: a cheap clone of one `Arc<App>`.

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
+use recon_api::auth::{Auth, AuthSettings};
 use recon_api::errors::Problem;
+use recon_api::headers::HttpPolicy;
 use recon_api::health::HealthMonitor;
 use recon_api::{App, AppState, BuildInfo};
 use recon_realtime::{ConnectionTracker, EventHub};
@@ -29,10 +31,17 @@ async fn state(dir: &tempfile::TempDir, migrate: bool) -> AppState {
         health.mark_migrations_done();
         health.check_database(store.as_ref()).await;
     }
+    let cache = Arc::new(Cache::new(None));
+    let auth = Arc::new(Auth::new(
+        AuthSettings::new(&[1; 32], &[2; 32], &[3; 32]),
+        Arc::clone(&cache),
+    ));
     AppState(Arc::new(App {
         store,
         redis: None,
-        cache: Arc::new(Cache::new(None)),
+        cache,
+        auth,
+        http: HttpPolicy::default(),
         health,
         hub: Arc::new(EventHub::new("test", 16)),
         connections: ConnectionTracker::new(),
@@ -75,7 +84,7 @@ async fn unknown_paths_get_the_problem_shape_with_the_request_id_of_the_header()
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(headers["content-type"], "application/problem+json");
     let problem: Problem = serde_json::from_str(&body).expect("problem JSON");
-    assert_eq!(problem.code, "not_found");
+    assert_eq!(problem.code, "route_not_found");
     assert_eq!(problem.status, 404);
     assert_eq!(
         headers["x-request-id"].to_str().expect("ascii"),

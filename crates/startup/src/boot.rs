@@ -7,7 +7,9 @@
 //! 3. redis (important, only when REDIS_URL is set): bounded attempts; on failure one WARN and
 //!    degraded mode on in-memory equivalents, with a supervisor that switches back.
 //! 4. checks (standard): warnings that do not stop the boot.
-//! 5. bind, then `listening on http://HOST:PORT`, then serve.
+//! 5. accounts: on a database without accounts, create the first admin (replicas booting
+//!    together create exactly one between them).
+//! 6. bind, then `listening on http://HOST:PORT`, then serve.
 //!
 //! Shutdown, on the first SIGTERM/SIGINT: readiness turns 503 at once; the server keeps serving
 //! for the drain delay (load balancers notice); it stops accepting; in-flight requests get the
@@ -18,6 +20,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use axum::http::HeaderValue;
+use recon_api::auth::{Auth, AuthSettings};
+use recon_api::headers::HttpPolicy;
 use recon_api::health::HealthMonitor;
 use recon_api::{App, AppState, BuildInfo};
 use recon_realtime::bridge::BridgeSettings;
@@ -180,9 +185,25 @@ pub async fn run(config: Config) -> Result<Stopped, Fatal> {
         instance_id.clone(),
         recon_realtime::hub::DEFAULT_CAPACITY,
     ));
+    let cache = Arc::new(Cache::new(redis.clone()));
+    let auth = Arc::new(Auth::new(auth_settings(&config), Arc::clone(&cache)));
+
+    // Stage 5: the first admin, when there is no account yet.
+    stage("accounts", bootstrap_admin(&config, store.as_ref(), &auth)).await?;
+
     let state = AppState(Arc::new(App {
         store: Arc::clone(&store),
-        cache: Arc::new(Cache::new(redis.clone())),
+        cache,
+        auth,
+        http: HttpPolicy {
+            cors_origins: config
+                .access
+                .cors_origins
+                .iter()
+                .filter_map(|origin| HeaderValue::from_str(origin).ok())
+                .collect(),
+            hsts: config.access.hsts,
+        },
         redis: redis.clone(),
         health: Arc::clone(&health),
         hub: Arc::clone(&hub),
@@ -197,7 +218,7 @@ pub async fn run(config: Config) -> Result<Stopped, Fatal> {
     }));
     spawn_workers(&config, &state, &instance_id, &workers, &stop_workers).await;
 
-    // Stage 5: bind and serve.
+    // Stage 6: bind and serve.
     let listener = stage("bind", bind(&config)).await?;
     let address = listener
         .local_addr()
@@ -235,6 +256,80 @@ pub async fn run(config: Config) -> Result<Stopped, Fatal> {
     Ok(Stopped {
         reason: stop.name().to_owned(),
     })
+}
+
+fn auth_settings(config: &Config) -> AuthSettings {
+    let secrets = &config.secrets;
+    let access = &config.access;
+    let mut settings = AuthSettings::new(
+        secrets.jwt.expose().as_bytes(),
+        secrets.jwt_refresh.expose().as_bytes(),
+        secrets.csrf.expose().as_bytes(),
+    );
+    settings.jwt_previous_secret = access
+        .jwt_previous_secret
+        .as_ref()
+        .map(|secret| secret.expose().as_bytes().to_vec());
+    settings.access_ttl = access.access_token_ttl;
+    settings.refresh_ttl = access.refresh_token_ttl;
+    settings.session_ttl = settings.session_ttl.max(access.refresh_token_ttl);
+    settings.trusted_proxies = access.trusted_proxies.clone();
+    settings.open_registration = access.open_registration;
+    settings
+}
+
+/// Creates the first admin when no account exists. A generated password is logged once (the
+/// only secret that ever reaches the log, on purpose: nobody else could learn it) and must be
+/// changed at first sign-in.
+async fn bootstrap_admin(config: &Config, store: &dyn Store, auth: &Auth) -> Result<(), Fatal> {
+    let fail = |error: recon_storage::StoreError| {
+        Fatal::Other(format!("creating the first admin: {error}"))
+    };
+    if store.count_users().await.map_err(fail)? > 0 {
+        return Ok(());
+    }
+    let access = &config.access;
+    let (password, generated) = match &access.admin_password {
+        Some(secret) => (secret.expose().to_owned(), false),
+        None => (recon_api::v1::users::generate_password(), true),
+    };
+    let password_hash = auth
+        .passwords
+        .hash(password.clone())
+        .await
+        .map_err(|_| Fatal::Other("hashing the first admin's password failed".to_owned()))?;
+    let created = store
+        .bootstrap_admin(
+            recon_storage::access::NewUser {
+                email: access.admin_email.clone(),
+                display_name: "Administrator".to_owned(),
+                role: recon_domain::access::Role::Admin,
+                password_hash,
+                must_change_password: generated,
+            },
+            recon_storage::access::AuditEvent {
+                action: "user.bootstrap".to_owned(),
+                target_type: "user".to_owned(),
+                details: serde_json::json!({ "email": access.admin_email, "generated_password": generated }),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(fail)?;
+    match (created, generated) {
+        (None, _) => tracing::info!("another replica created the first admin"),
+        (Some(user), true) => tracing::warn!(
+            email = %user.email,
+            "created the first admin {} with the generated password {password} — shown only this once; it must be changed at first sign-in (or set RECON_ADMIN_PASSWORD before the first start)",
+            user.email
+        ),
+        (Some(user), false) => tracing::info!(
+            email = %user.email,
+            "created the first admin {} with the password from RECON_ADMIN_PASSWORD",
+            user.email
+        ),
+    }
+    Ok(())
 }
 
 fn install_metrics() -> Result<metrics_exporter_prometheus::PrometheusHandle, Fatal> {
@@ -483,7 +578,12 @@ async fn serve(
             tracing::info!("no longer accepting connections; finishing in-flight requests");
         }
     };
-    let server = axum::serve(listener, router).with_graceful_shutdown(graceful);
+    // Peer addresses feed the client address of throttling and the audit trail.
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(graceful);
     let deadline = async {
         stop.received().await;
         tokio::time::sleep(drain + config.shutdown_grace).await;

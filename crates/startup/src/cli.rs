@@ -25,6 +25,12 @@ pub enum Command {
     /// Reconcile two files with a rules file; write matches, unmatched records, breaks and a
     /// summary to a directory.
     Reconcile(crate::reconcile::ReconcileArgs),
+    /// Audit-trail tools.
+    Audit {
+        /// What to do.
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Probe a running service's liveness endpoint; exit 0 when it answers 200.
     /// Used by the container HEALTHCHECK, so no curl is needed in the image.
     Healthcheck {
@@ -32,6 +38,14 @@ pub enum Command {
         #[arg(long, default_value_t = 2000)]
         timeout_ms: u64,
     },
+}
+
+/// `recon audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the audit trail's hash chain in DATABASE_URL; exit 0 when intact, 65 naming the
+    /// first broken entry otherwise.
+    Verify,
 }
 
 /// Every server setting. See README.md for the table with defaults.
@@ -63,6 +77,14 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub jwt_refresh_secret: Option<String>,
+    /// The previous access-token secret, still accepted while tokens signed with it live (key rotation)
+    #[arg(
+        long,
+        env = "JWT_SECRET_PREVIOUS",
+        global = true,
+        hide_env_values = true
+    )]
+    pub jwt_secret_previous: Option<String>,
     /// CSRF token signing secret (at least 32 bytes)
     #[arg(long, env = "CSRF_SECRET", global = true, hide_env_values = true)]
     pub csrf_secret: Option<String>,
@@ -111,6 +133,35 @@ pub struct Settings {
     /// Development only: mount /api/debug/sleep and /api/debug/panic to rehearse drains and crashes [default: false]
     #[arg(long, env = "RECON_DEBUG_ROUTES", global = true)]
     pub debug_routes: Option<String>,
+    /// Email of the admin created on first start when no account exists [default: admin@localhost]
+    #[arg(long, env = "RECON_ADMIN_EMAIL", global = true)]
+    pub admin_email: Option<String>,
+    /// Password of that first admin [default: generated, logged once, must be changed at first sign-in]
+    #[arg(
+        long,
+        env = "RECON_ADMIN_PASSWORD",
+        global = true,
+        hide_env_values = true
+    )]
+    pub admin_password: Option<String>,
+    /// Let anyone create a member account at /api/v1/auth/register [default: false]
+    #[arg(long, env = "RECON_OPEN_REGISTRATION", global = true)]
+    pub open_registration: Option<String>,
+    /// Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed [default: none]
+    #[arg(long, env = "RECON_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
+    /// Browser origins allowed to call the API (comma-separated, e.g. https://recon.example.com) [default: none: CORS off]
+    #[arg(long, env = "RECON_CORS_ORIGINS", global = true)]
+    pub cors_origins: Option<String>,
+    /// Send Strict-Transport-Security (set when clients reach the service over HTTPS) [default: false]
+    #[arg(long, env = "RECON_HSTS", global = true)]
+    pub hsts: Option<String>,
+    /// Access-token lifetime in seconds, 60 to 3600 [default: 900]
+    #[arg(long, env = "RECON_ACCESS_TOKEN_TTL_S", global = true)]
+    pub access_token_ttl_s: Option<String>,
+    /// Refresh-token lifetime in hours, 1 to 2160 [default: 336]
+    #[arg(long, env = "RECON_REFRESH_TOKEN_TTL_H", global = true)]
+    pub refresh_token_ttl_h: Option<String>,
     /// After the drain: how long in-flight requests may take to finish, in ms [default: 20000]
     #[arg(long, env = "RECON_SHUTDOWN_GRACE_MS", global = true)]
     pub shutdown_grace_ms: Option<String>,

@@ -87,6 +87,29 @@ pub struct RedisConfig {
     pub check_interval: Duration,
 }
 
+/// Accounts, tokens and the browser-facing HTTP policy.
+#[derive(Debug, Clone)]
+pub struct AccessConfig {
+    /// Still accepted for verifying access tokens (key rotation).
+    pub jwt_previous_secret: Option<Secret>,
+    /// The first admin's email.
+    pub admin_email: String,
+    /// The first admin's password; generated at bootstrap when `None`.
+    pub admin_password: Option<Secret>,
+    /// Self-registration of members.
+    pub open_registration: bool,
+    /// Proxies whose X-Forwarded-For is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Origins allowed by CORS.
+    pub cors_origins: Vec<String>,
+    /// Send Strict-Transport-Security.
+    pub hsts: bool,
+    /// Access-token lifetime.
+    pub access_token_ttl: Duration,
+    /// Refresh-token lifetime.
+    pub refresh_token_ttl: Duration,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -118,6 +141,8 @@ pub struct Config {
     pub debug_routes: bool,
     /// Secrets that were generated for this run (development only), for the WARN at boot.
     pub generated_secrets: Vec<&'static str>,
+    /// Accounts, tokens, CORS and HSTS.
+    pub access: AccessConfig,
 }
 
 /// Collects problems while the settings are read.
@@ -162,6 +187,153 @@ impl Checker {
     fn millis(&mut self, variable: &'static str, value: Option<&str>, default: u64) -> Duration {
         Duration::from_millis(self.number(variable, value, default, 0, 86_400_000))
     }
+
+    fn flag(&mut self, variable: &'static str, value: Option<&str>, default: bool) -> bool {
+        match value.map(str::trim) {
+            None | Some("") => default,
+            Some("true") | Some("1") => true,
+            Some("false") | Some("0") => false,
+            Some(other) => {
+                self.problem(
+                    variable,
+                    format!("{other:?} is not a boolean; use true or false"),
+                );
+                default
+            }
+        }
+    }
+
+    fn list<T>(
+        &mut self,
+        variable: &'static str,
+        value: Option<&str>,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Vec<T> {
+        let mut items = Vec::new();
+        for item in value
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+        {
+            match parse(item) {
+                Ok(parsed) => items.push(parsed),
+                Err(why) => self.problem(variable, format!("{item:?} {why}")),
+            }
+        }
+        items
+    }
+}
+
+fn parse_proxy(item: &str) -> Result<ipnet::IpNet, String> {
+    item.parse::<ipnet::IpNet>()
+        .or_else(|_| item.parse::<IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| "is not an IP address or CIDR range; e.g. 10.0.0.0/8 or 192.0.2.10".to_owned())
+}
+
+fn parse_origin(item: &str) -> Result<String, String> {
+    let why =
+        "is not an origin; write scheme://host[:port] with no path, e.g. https://recon.example.com";
+    let (scheme, rest) = item.split_once("://").ok_or_else(|| why.to_owned())?;
+    let host_ok = !rest.is_empty()
+        && !rest.contains(['/', '?', '#', '*', ' '])
+        && rest.parse::<axum::http::uri::Authority>().is_ok();
+    if (scheme == "https" || scheme == "http") && host_ok {
+        Ok(item.to_owned())
+    } else {
+        Err(why.to_owned())
+    }
+}
+
+fn access_config(
+    check: &mut Checker,
+    settings: &Settings,
+    environment: Environment,
+) -> AccessConfig {
+    let value = |option: &Option<String>| option.clone().filter(|text| !text.trim().is_empty());
+    let jwt_previous_secret = value(&settings.jwt_secret_previous).map(|text| {
+        let strong = match environment {
+            Environment::Production => secrets::check_production(&text),
+            Environment::Development if text.len() < secrets::MIN_SECRET_BYTES => Err(format!(
+                "is {} bytes; at least {} are needed",
+                text.len(),
+                secrets::MIN_SECRET_BYTES
+            )),
+            Environment::Development => Ok(()),
+        };
+        if let Err(why) = strong {
+            check.problem(
+                "JWT_SECRET_PREVIOUS",
+                format!("{why}; it must be the secret JWT_SECRET had before the rotation"),
+            );
+        }
+        Secret::new(text)
+    });
+    let admin_email = value(&settings.admin_email).unwrap_or_else(|| "admin@localhost".to_owned());
+    let admin_email = match recon_domain::credentials::check_email(&admin_email) {
+        Ok(email) => email.to_owned(),
+        Err(why) => {
+            check.problem("RECON_ADMIN_EMAIL", why.to_string());
+            admin_email
+        }
+    };
+    let admin_password = value(&settings.admin_password).map(|text| {
+        if let Err(why) = recon_domain::credentials::check_password(&text, &[&admin_email]) {
+            check.problem(
+                "RECON_ADMIN_PASSWORD",
+                format!("{why}; or unset it to have one generated (and logged once)"),
+            );
+        }
+        Secret::new(text)
+    });
+    let ttl_s = check.number(
+        "RECON_ACCESS_TOKEN_TTL_S",
+        value(&settings.access_token_ttl_s).as_deref(),
+        900u64,
+        60,
+        3600,
+    );
+    let ttl_h = check.number(
+        "RECON_REFRESH_TOKEN_TTL_H",
+        value(&settings.refresh_token_ttl_h).as_deref(),
+        336u64,
+        1,
+        2160,
+    );
+    AccessConfig {
+        jwt_previous_secret,
+        admin_password,
+        open_registration: check.flag(
+            "RECON_OPEN_REGISTRATION",
+            value(&settings.open_registration).as_deref(),
+            false,
+        ),
+        trusted_proxies: check.list(
+            "RECON_TRUSTED_PROXIES",
+            value(&settings.trusted_proxies).as_deref(),
+            parse_proxy,
+        ),
+        cors_origins: check.list(
+            "RECON_CORS_ORIGINS",
+            value(&settings.cors_origins).as_deref(),
+            parse_origin,
+        ),
+        hsts: check.flag("RECON_HSTS", value(&settings.hsts).as_deref(), false),
+        access_token_ttl: Duration::from_secs(ttl_s),
+        refresh_token_ttl: Duration::from_secs(ttl_h * 3600),
+        admin_email,
+    }
+}
+
+/// The database URL the settings name: `DATABASE_URL`, or the embedded file in the data
+/// directory.
+pub fn database_url(settings: &Settings) -> String {
+    let value = |option: &Option<String>| option.clone().filter(|text| !text.trim().is_empty());
+    let data_dir =
+        PathBuf::from(value(&settings.data_dir).unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned()));
+    value(&settings.database_url)
+        .map(|url| url.trim().to_owned())
+        .unwrap_or_else(|| format!("sqlite://{}", data_dir.join(SQLITE_FILE).display()))
 }
 
 impl Config {
@@ -210,8 +382,7 @@ impl Config {
 
         let data_dir =
             PathBuf::from(value(&settings.data_dir).unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned()));
-        let database_url = value(&settings.database_url)
-            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join(SQLITE_FILE).display()));
+        let database_url = database_url(settings);
         let backend = match DatabaseUrl::parse(database_url.trim()) {
             Ok(parsed) => parsed.backend(),
             Err(error) => {
@@ -331,25 +502,17 @@ impl Config {
             value(&settings.shutdown_drain_ms).as_deref(),
             0,
         );
-        let debug_routes = match value(&settings.debug_routes).as_deref().map(str::trim) {
-            None | Some("false") | Some("0") => false,
-            Some("true") | Some("1") => {
-                if environment == Environment::Production {
-                    check.problem(
-                        "RECON_DEBUG_ROUTES",
-                        "diagnostics routes are refused in production; unset RECON_DEBUG_ROUTES",
-                    );
-                }
-                true
-            }
-            Some(other) => {
-                check.problem(
-                    "RECON_DEBUG_ROUTES",
-                    format!("{other:?} is not a boolean; use true or false"),
-                );
-                false
-            }
-        };
+        let debug_routes = check.flag(
+            "RECON_DEBUG_ROUTES",
+            value(&settings.debug_routes).as_deref(),
+            false,
+        );
+        if debug_routes && environment == Environment::Production {
+            check.problem(
+                "RECON_DEBUG_ROUTES",
+                "diagnostics routes are refused in production; unset RECON_DEBUG_ROUTES",
+            );
+        }
         let shutdown_grace = check.millis(
             "RECON_SHUTDOWN_GRACE_MS",
             value(&settings.shutdown_grace_ms).as_deref(),
@@ -423,6 +586,8 @@ impl Config {
             }
         }
 
+        let access = access_config(&mut check, settings, environment);
+
         if !check.problems.is_empty() {
             return Err(check.problems);
         }
@@ -448,7 +613,15 @@ impl Config {
             return Err(check.problems);
         };
 
+        if access.jwt_previous_secret.as_ref() == Some(&secrets.jwt) {
+            return Err(vec![Problem {
+                variable: "JWT_SECRET_PREVIOUS",
+                message: "equals JWT_SECRET; during a rotation it holds the old secret, otherwise unset it".to_owned(),
+            }]);
+        }
+
         Ok(Self {
+            access,
             environment,
             data_dir,
             host,

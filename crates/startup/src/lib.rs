@@ -4,6 +4,7 @@
 //! Every exit says why: a failure writes its reason to stderr and ends with one of the
 //! [`ExitReason`] codes; a clean stop logs `shutdown complete` with the signal that caused it.
 
+pub mod audit;
 pub mod boot;
 pub mod cli;
 pub mod config;
@@ -85,6 +86,9 @@ pub fn main() -> ExitCode {
             healthcheck::run(&cli.settings, Duration::from_millis(timeout_ms))
         }
         Some(Command::Reconcile(args)) => reconcile::run(&args),
+        Some(Command::Audit {
+            command: cli::AuditCommand::Verify,
+        }) => audit::verify(&cli.settings),
         Some(Command::Serve) | None => serve(&cli.settings),
     }
 }

@@ -300,6 +300,10 @@ pub trait AccessStore: Send + Sync {
     /// The session with this id.
     async fn find_session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError>;
 
+    /// The session a refresh token belongs to, without using the token (for checking a
+    /// cookie-mode refresh's CSRF token before rotating).
+    async fn find_refresh_session(&self, token_hash: &str) -> Result<Option<String>, StoreError>;
+
     /// Exchanges the refresh token with hash `token_hash` for `successor`. A token rotated
     /// less than `grace_ms` ago is [`Rotation::Superseded`]; an older one is reuse and revokes
     /// the family, recording `reuse_audit` (its actor and target filled in by the store).

@@ -589,6 +589,18 @@ macro_rules! access_store_for {
                     .await?)
                 }
 
+                async fn find_refresh_session(
+                    &self,
+                    token_hash: &str,
+                ) -> Result<Option<String>, StoreError> {
+                    Ok(sqlx::query_scalar(
+                        "SELECT session_id FROM refresh_tokens WHERE token_hash = $1",
+                    )
+                    .bind(token_hash)
+                    .fetch_optional(self.read_pool())
+                    .await?)
+                }
+
                 async fn rotate_refresh_token(
                     &self,
                     token_hash: &str,

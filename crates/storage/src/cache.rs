@@ -126,6 +126,42 @@ impl Cache {
         (count, CacheBackend::Memory)
     }
 
+    /// A windowed counter's value and the time left in its window; `None` when it is unset or
+    /// expired.
+    pub async fn counter(&self, key: &str) -> Option<(u64, Duration)> {
+        if let Some(link) = self.live_redis() {
+            match link.counter(key).await {
+                Ok(counter) => return counter,
+                Err(error) => tracing::debug!(%error, "cache counter fell back to memory"),
+            }
+        }
+        let now = Instant::now();
+        let memory = self
+            .memory
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        memory
+            .get(key)
+            .filter(|entry| entry.expires_at > now)
+            .and_then(|entry| {
+                let count = entry.value.parse::<u64>().ok()?;
+                Some((count, entry.expires_at - now))
+            })
+    }
+
+    /// Removes `key` from both sides.
+    pub async fn remove(&self, key: &str) {
+        if let Some(link) = self.live_redis()
+            && let Err(error) = link.remove(key).await
+        {
+            tracing::debug!(%error, "cache remove failed on redis");
+        }
+        self.memory
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(key);
+    }
+
     fn memory_get(&self, key: &str) -> Option<String> {
         let memory = self
             .memory

@@ -250,4 +250,26 @@ impl RedisLink {
         })
         .await
     }
+
+    /// `GET key` and `PTTL key`: a counter's value and the time left in its window.
+    pub async fn counter(&self, key: &str) -> Result<Option<(u64, Duration)>, StoreError> {
+        let key = key.to_owned();
+        self.run(|mut connection| async move {
+            let (value, ttl_ms): (Option<u64>, i64) = redis::pipe()
+                .get(&key)
+                .cmd("PTTL")
+                .arg(&key)
+                .query_async(&mut connection)
+                .await?;
+            Ok(value.map(|count| (count, Duration::from_millis(ttl_ms.max(0) as u64))))
+        })
+        .await
+    }
+
+    /// `DEL key`.
+    pub async fn remove(&self, key: &str) -> Result<(), StoreError> {
+        let key = key.to_owned();
+        self.run(|mut connection| async move { connection.del(key).await })
+            .await
+    }
 }
