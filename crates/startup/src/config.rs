@@ -816,4 +816,63 @@ mod tests {
             "sqlite://./data/recon.db"
         );
     }
+
+    #[test]
+    fn access_settings_have_safe_defaults() {
+        let (settings, _dir) = settings();
+        let access = Config::from_settings(&settings).expect("valid").access;
+        assert_eq!(access.admin_email, "admin@localhost");
+        assert!(
+            access.admin_password.is_none(),
+            "generated at bootstrap, never built in"
+        );
+        assert!(!access.open_registration && !access.hsts);
+        assert!(access.trusted_proxies.is_empty() && access.cors_origins.is_empty());
+        assert_eq!(access.access_token_ttl, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn every_access_problem_is_named_at_once() {
+        let (mut settings, _dir) = settings();
+        settings.admin_email = Some("not an email".into());
+        settings.admin_password = Some("password".into());
+        settings.trusted_proxies = Some("10.0.0.0/8, proxy.local".into());
+        settings.cors_origins =
+            Some("https://ok.example.com, *, https://x.example.com/path".into());
+        settings.hsts = Some("yes".into());
+        settings.access_token_ttl_s = Some("86400".into());
+        let problems = Config::from_settings(&settings).expect_err("invalid");
+        let named: Vec<&str> = problems.iter().map(|p| p.variable).collect();
+        for variable in [
+            "RECON_ADMIN_EMAIL",
+            "RECON_ADMIN_PASSWORD",
+            "RECON_TRUSTED_PROXIES",
+            "RECON_HSTS",
+            "RECON_ACCESS_TOKEN_TTL_S",
+        ] {
+            assert!(named.contains(&variable), "{variable} not in {named:?}");
+        }
+        assert_eq!(
+            named.iter().filter(|v| **v == "RECON_CORS_ORIGINS").count(),
+            2,
+            "{problems:?}"
+        );
+        assert!(problems.iter().any(|p| p.message.contains("proxy.local")));
+    }
+
+    #[test]
+    fn the_previous_jwt_secret_must_differ_from_the_current_one() {
+        let (mut settings, _dir) = production();
+        settings.jwt_secret_previous = settings.jwt_secret.clone();
+        let problems = Config::from_settings(&settings).expect_err("same secret");
+        assert_eq!(problems[0].variable, "JWT_SECRET_PREVIOUS");
+        let (mut settings, _dir) = production();
+        settings.jwt_secret_previous = Some("short".into());
+        let problems = Config::from_settings(&settings).expect_err("weak");
+        assert_eq!(problems[0].variable, "JWT_SECRET_PREVIOUS");
+        let (mut settings, _dir) = production();
+        settings.jwt_secret_previous = Some("Zx9Cv8Bn7Mq1We2Rt3Yu4Io5Pa6Sd7Fg8Hj9Kl0=".into());
+        let config = Config::from_settings(&settings).expect("valid rotation");
+        assert!(config.access.jwt_previous_secret.is_some());
+    }
 }

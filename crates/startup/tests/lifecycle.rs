@@ -606,6 +606,92 @@ fn a_panic_is_logged_through_tracing_and_ends_the_process_non_zero() {
     );
 }
 
+/// The password from the first admin's bootstrap log line.
+fn generated_password(log: &str) -> Option<String> {
+    log.lines()
+        .find(|line| line.contains("with the generated password "))
+        .and_then(|line| line.split("with the generated password ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(str::to_owned)
+}
+
+#[test]
+fn the_first_start_creates_one_admin_with_a_generated_password_logged_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut first = Recon::start(dir.path(), &[]);
+    let address = first.wait_listening();
+    let log = first.log_text();
+    let password = generated_password(&log).expect("the generated password is logged");
+    assert_eq!(password.chars().count(), 20);
+    assert_eq!(log.matches(&password).count(), 1, "logged exactly once");
+    let login = http::post_json(
+        address,
+        "/api/v1/auth/login",
+        &[],
+        &format!(r#"{{"email": "admin@localhost", "password": "{password}"}}"#),
+    )
+    .expect("login");
+    assert_eq!(login.status, 200, "{}", login.body);
+    let token = json(&login.body)["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let me = http::get_with(
+        address,
+        "/api/v1/auth/me",
+        &[("Authorization", &format!("Bearer {token}"))],
+    )
+    .expect("me");
+    let me = json(&me.body);
+    assert_eq!(
+        (me["role"].as_str(), me["must_change_password"].as_bool()),
+        (Some("admin"), Some(true))
+    );
+    let blocked = http::get_with(
+        address,
+        "/api/v1/projects",
+        &[("Authorization", &format!("Bearer {token}"))],
+    )
+    .expect("projects");
+    assert_eq!(
+        blocked.status, 403,
+        "the generated password must be changed first"
+    );
+    first.signal("TERM");
+    assert_eq!(exit_code(first.wait_exit(Duration::from_secs(5))), 0);
+
+    let mut second = Recon::start(dir.path(), &[]);
+    second.wait_listening();
+    assert!(
+        !second.log_text().contains("created the first admin"),
+        "only on the first start"
+    );
+    assert!(!second.log_text().contains(&password));
+}
+
+#[test]
+fn a_given_admin_password_is_used_and_never_logged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let password = "a perfectly long admin passphrase";
+    let mut recon = Recon::start(
+        dir.path(),
+        &[
+            ("RECON_ADMIN_EMAIL", "root@example.com"),
+            ("RECON_ADMIN_PASSWORD", password),
+        ],
+    );
+    let address = recon.wait_listening();
+    assert!(!recon.log_text().contains(password));
+    let login = http::post_json(
+        address,
+        "/api/v1/auth/login",
+        &[],
+        &format!(r#"{{"email": "ROOT@example.com", "password": "{password}"}}"#),
+    )
+    .expect("login");
+    assert_eq!(login.status, 200, "{}", login.body);
+}
+
 #[test]
 fn two_processes_on_one_empty_postgres_database_both_become_ready_and_migrate_once() {
     let Some(admin) = recon_test_support::postgres_admin_url() else {
@@ -660,6 +746,11 @@ fn two_processes_on_one_empty_postgres_database_both_become_ready_and_migrate_on
 
     let instances = json(&a.get("/api/health").body);
     assert_eq!(instances["ready"], true);
+    let created = [&a, &b]
+        .iter()
+        .filter(|recon| generated_password(&recon.log_text()).is_some())
+        .count();
+    assert_eq!(created, 1, "exactly one replica creates the first admin");
     for recon in [&mut a, &mut b] {
         recon.signal("TERM");
         assert_eq!(exit_code(recon.wait_exit(Duration::from_secs(5))), 0);

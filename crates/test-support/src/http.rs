@@ -28,13 +28,62 @@ pub fn request(
     path: &str,
     timeout: Duration,
 ) -> std::io::Result<Response> {
+    send(address, method, path, &[], None, timeout)
+}
+
+/// `POST path` with a JSON body and extra headers, 10 s deadline.
+pub fn post_json(
+    address: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    json: &str,
+) -> std::io::Result<Response> {
+    send(
+        address,
+        "POST",
+        path,
+        headers,
+        Some(json),
+        Duration::from_secs(10),
+    )
+}
+
+/// `GET path` with extra headers, 10 s deadline.
+pub fn get_with(
+    address: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<Response> {
+    send(address, "GET", path, headers, None, Duration::from_secs(10))
+}
+
+/// One request with headers and an optional JSON body.
+pub fn send(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    json: Option<&str>,
+    timeout: Duration,
+) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect_timeout(&address, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if let Some(json) = json {
+        head.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            json.len()
+        ));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    if let Some(json) = json {
+        stream.write_all(json.as_bytes())?;
+    }
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw).into_owned();
