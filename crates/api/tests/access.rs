@@ -631,3 +631,53 @@ async fn open_registration_is_off_by_default_and_creates_members_only() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn with_redis_the_failure_counts_are_shared_between_replicas() {
+    use recon_storage::cache::Cache;
+    use recon_storage::redis::{RedisLink, RedisSettings};
+    let Some(redis_url) = recon_test_support::redis_url() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("r.db").display());
+    let first = TestApp::start(&url, settings()).await;
+    let replica = |link: std::sync::Arc<RedisLink>| {
+        TestApp::replica(
+            first.store.clone(),
+            settings(),
+            Default::default(),
+            std::sync::Arc::new(Cache::new(Some(link))),
+        )
+    };
+    let link = || {
+        let link = RedisLink::new(RedisSettings {
+            url: redis_url.clone(),
+            connect_timeout: std::time::Duration::from_millis(500),
+            op_timeout: std::time::Duration::from_millis(500),
+            pool_size: 2,
+            check_interval: std::time::Duration::from_secs(1),
+        })
+        .expect("link");
+        link.set_up(true);
+        std::sync::Arc::new(link)
+    };
+    let (a, b) = (replica(link()), replica(link()));
+    // A fresh email, so parallel runs on the shared Redis do not meet.
+    let email = format!("shared-{}@example.com", uuid::Uuid::new_v4().simple());
+    let limit = settings().throttle.per_account;
+    for attempt in 0..limit {
+        let app = if attempt % 2 == 0 { &a } else { &b };
+        assert_eq!(
+            app.login_answer(&email, "wrong password").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    for app in [&a, &b] {
+        assert_eq!(
+            app.login_answer(&email, "wrong password").await.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "failures on one replica count on the other"
+        );
+    }
+}

@@ -171,12 +171,21 @@ impl TestApp {
 
     /// Another app on the same store (another replica, or other keys).
     pub fn serve(store: Arc<dyn Store>, auth: AuthSettings, http: HttpPolicy) -> Self {
+        Self::replica(store, auth, http, Arc::new(Cache::new(None)))
+    }
+
+    /// Another app on the same store with its own cache (Redis-backed for shared limits).
+    pub fn replica(
+        store: Arc<dyn Store>,
+        auth: AuthSettings,
+        http: HttpPolicy,
+        cache: Arc<Cache>,
+    ) -> Self {
         let health = Arc::new(HealthMonitor::new(
             Duration::from_millis(500),
             Duration::from_secs(3),
         ));
         health.mark_migrations_done();
-        let cache = Arc::new(Cache::new(None));
         let state = AppState(Arc::new(App {
             store: Arc::clone(&store),
             redis: None,
