@@ -316,8 +316,9 @@ pub(crate) fn explain(rule: &Rule, verdicts: &[Verdict]) -> (f64, Vec<Explanatio
         .criteria
         .iter()
         .zip(verdicts)
-        .map(|(criterion, verdict)| Explanation {
-            criterion: criterion.label.clone(),
+        .enumerate()
+        .map(|(index, (criterion, verdict))| Explanation {
+            criterion: index,
             test: criterion.test.name(),
             passed: verdict.passed,
             value: round4(verdict.value),
@@ -358,12 +359,48 @@ const KEY_HOLDS: Verdict = Verdict {
 
 /// One candidate pair that passed every required criterion (32 bytes).
 struct Pair {
+    /// Where this pair's verdicts are kept (see [`KeptVerdicts`]).
+    slot: u32,
     score: f64,
     /// |amount difference| as f64: only used to order, ties fall through to ids.
     amount_gap: f64,
     days_gap: i32,
     left: u32,
     right: u32,
+}
+
+/// Rules with up to this many criteria keep each scored pair's verdicts, so the chosen pairs'
+/// explanations are built without evaluating their criteria (Jaro-Winkler included) a second
+/// time; rules with more evaluate the chosen pairs again.
+const KEPT_CRITERIA: usize = 6;
+
+/// The verdicts of one scored pair, as far as the explanation needs them.
+#[derive(Debug, Clone, Copy, Default)]
+struct KeptVerdicts {
+    passed: [bool; KEPT_CRITERIA],
+    values: [f64; KEPT_CRITERIA],
+}
+
+impl KeptVerdicts {
+    fn keep(verdicts: &[Verdict]) -> Self {
+        let mut kept = Self::default();
+        for (i, verdict) in verdicts.iter().take(KEPT_CRITERIA).enumerate() {
+            kept.passed[i] = verdict.passed;
+            kept.values[i] = verdict.value;
+        }
+        kept
+    }
+
+    fn verdicts(&self, count: usize) -> Vec<Verdict> {
+        (0..count.min(KEPT_CRITERIA))
+            .map(|i| Verdict {
+                passed: self.passed[i],
+                value: self.values[i],
+                amount_difference: None,
+                days_difference: None,
+            })
+            .collect()
+    }
 }
 
 /// Evaluates every criterion into `verdicts`; false as soon as a required one fails. The
@@ -413,7 +450,8 @@ fn one_to_one(
         .filter(|i| !taken.left[*i as usize])
         .collect();
     let used_right = &taken.right;
-    let mut pairs: Vec<Pair> = run.scan(
+    let keep = rule.criteria.len() <= KEPT_CRITERIA;
+    let found: Vec<(Pair, KeptVerdicts)> = run.scan(
         format!("{phase}: scoring"),
         &probes,
         |l, (candidates, verdicts): &mut (Vec<u32>, Vec<Verdict>), found| {
@@ -436,17 +474,39 @@ fn one_to_one(
                     .iter()
                     .find_map(|v| v.days_difference)
                     .map_or(i32::MAX, |d| d.unsigned_abs().min(i32::MAX as u64) as i32);
-                found.push(Pair {
-                    score,
-                    amount_gap,
-                    days_gap,
-                    left: l,
-                    right: r,
-                });
+                let kept = if keep {
+                    KeptVerdicts::keep(verdicts)
+                } else {
+                    KeptVerdicts::default()
+                };
+                found.push((
+                    Pair {
+                        slot: 0,
+                        score,
+                        amount_gap,
+                        days_gap,
+                        left: l,
+                        right: r,
+                    },
+                    kept,
+                ));
             }
         },
     );
     run.check()?;
+    let (mut pairs, kept): (Vec<Pair>, Vec<KeptVerdicts>) = found
+        .into_iter()
+        .enumerate()
+        .map(|(slot, (pair, verdicts))| {
+            (
+                Pair {
+                    slot: slot as u32,
+                    ..pair
+                },
+                verdicts,
+            )
+        })
+        .unzip();
     pairs.par_sort_unstable_by(|a, b| {
         b.score
             .total_cmp(&a.score)
@@ -465,13 +525,17 @@ fn one_to_one(
         }
         taken.left[l] = true;
         taken.right[r] = true;
-        chosen.push((pair.left, pair.right));
+        chosen.push((pair.left, pair.right, pair.slot));
     }
     let groups = chosen
         .par_iter()
-        .map(|&(l, r)| {
+        .map(|&(l, r, slot)| {
             let (a, b) = (&left[l as usize], &right[r as usize]);
-            let verdicts: Vec<Verdict> = rule.criteria.iter().map(|c| c.evaluate(a, b)).collect();
+            let verdicts: Vec<Verdict> = if keep {
+                kept[slot as usize].verdicts(rule.criteria.len())
+            } else {
+                rule.criteria.iter().map(|c| c.evaluate(a, b)).collect()
+            };
             let (score, explanation) = explain(rule, &verdicts);
             MatchGroup {
                 rule: rule_index,

@@ -25,9 +25,18 @@ pub fn neutralize(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn joined_ids(records: &[Record], indices: &[u32]) -> String {
-    let ids: Vec<&str> = indices.iter().map(|i| &*records[*i as usize].id).collect();
-    neutralize(&ids.join("|")).into_owned()
+/// Writes the ids of `indices` joined by `|` into `out`, neutralised as one cell.
+fn join_ids_into(out: &mut String, records: &[Record], indices: &[u32]) {
+    out.clear();
+    for (n, index) in indices.iter().enumerate() {
+        if n > 0 {
+            out.push('|');
+        }
+        out.push_str(&records[*index as usize].id);
+    }
+    if let std::borrow::Cow::Owned(neutralized) = neutralize(out) {
+        *out = neutralized;
+    }
 }
 
 fn csv_error(error: csv::Error) -> std::io::Error {
@@ -76,7 +85,12 @@ pub fn write_matches(
             let mut writer = csv::WriterBuilder::new()
                 .has_headers(false)
                 .from_writer(Vec::with_capacity(groups.len() * 200));
+            // Reused for every row: rendering a million rows allocated seven strings each.
             let mut explanation = String::new();
+            let (mut group_id, mut left_ids, mut right_ids) =
+                (String::new(), String::new(), String::new());
+            let (mut left_count, mut right_count) = (String::new(), String::new());
+            let (mut score, mut difference) = (String::new(), String::new());
             for (offset, group) in groups.iter().enumerate() {
                 explanation.clear();
                 for (i, (item, prefix)) in group
@@ -96,21 +110,31 @@ pub fn write_matches(
                     }
                 }
                 let rule = &rules.rules[group.rule];
+                group_id.clear();
+                let _ = write!(group_id, "M{:0width$}", chunk * RENDER_CHUNK + offset + 1);
+                join_ids_into(&mut left_ids, left, &group.left);
+                join_ids_into(&mut right_ids, right, &group.right);
+                left_count.clear();
+                let _ = write!(left_count, "{}", group.left.len());
+                right_count.clear();
+                let _ = write!(right_count, "{}", group.right.len());
+                score.clear();
+                let _ = write!(score, "{:.4}", group.score);
+                difference.clear();
+                if let Some(d) = group.amount_difference {
+                    let _ = write!(difference, "{}", d.normalize());
+                }
                 writer
                     .write_record([
-                        format!("M{:0width$}", chunk * RENDER_CHUNK + offset + 1).as_str(),
+                        group_id.as_str(),
                         names[group.rule].as_str(),
                         rule.strategy.as_str(),
-                        joined_ids(left, &group.left).as_str(),
-                        joined_ids(right, &group.right).as_str(),
-                        group.left.len().to_string().as_str(),
-                        group.right.len().to_string().as_str(),
-                        format!("{:.4}", group.score).as_str(),
-                        group
-                            .amount_difference
-                            .map(|d| d.normalize().to_string())
-                            .unwrap_or_default()
-                            .as_str(),
+                        left_ids.as_str(),
+                        right_ids.as_str(),
+                        left_count.as_str(),
+                        right_count.as_str(),
+                        score.as_str(),
+                        difference.as_str(),
                         group.status.as_str(),
                         explanation.as_str(),
                     ])

@@ -2,8 +2,6 @@
 //! each side, and a summary. Every input record is in exactly one of: a group, a break, or its
 //! side's unmatched list. Record references are indices into the input slices.
 
-use std::sync::Arc;
-
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -32,8 +30,11 @@ impl Status {
 /// One criterion's part in a decision.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Explanation {
-    /// The field(s) compared, e.g. `reference` or `description~reference`.
-    pub criterion: Arc<str>,
+    /// The criterion's position in its rule: `rules[group.rule].criteria[criterion].label`
+    /// names the field(s) compared, e.g. `reference` or `description~reference`. An index, not
+    /// a shared label: cloning one `Arc` per criterion per group from every thread made
+    /// building a million groups contend on its reference count.
+    pub criterion: usize,
     /// The test, e.g. `normalized_equals`.
     pub test: &'static str,
     /// Whether it passed (for groups: for every member).

@@ -498,3 +498,53 @@ proptest! {
         }
     }
 }
+
+/// A one-to-one group's explanation is the same whether the scan's verdicts were kept (rules
+/// with up to six criteria) or the pair was evaluated again (rules with more).
+#[test]
+fn explanations_are_the_same_with_kept_or_fresh_verdicts() {
+    let criteria = [
+        r#"{ test = "amount", field = "amount", absolute = "1.00" }"#,
+        r#"{ test = "date", field = "date", days = 5 }"#,
+        r#"{ test = "similarity", field = "counterparty", algorithm = "jaro_winkler", threshold = 0.5, required = false }"#,
+        r#"{ test = "similarity", field = "counterparty", algorithm = "levenshtein", threshold = 0.5, required = false }"#,
+        r#"{ test = "similarity", field = "counterparty", algorithm = "token_set", threshold = 0.5, required = false }"#,
+        r#"{ test = "contains", field = "counterparty", required = false }"#,
+        r#"{ test = "equals", field = "reference", required = false }"#,
+    ];
+    let left = vec![
+        record("L1", Some("A"), "100.00", 1, Some("acme trading ltd")),
+        record("L2", Some("B"), "250.00", 4, Some("globex")),
+    ];
+    let right = vec![
+        record("R1", Some("A"), "100.40", 3, Some("acme tradng limited")),
+        record("R2", Some("X"), "250.00", 6, Some("globex corp")),
+    ];
+    let explain = |count: usize| {
+        let text = format!(
+            "[[rules]]\nname = \"r\"\nmin_score = 0.1\ncriteria = [\n{}\n]\n",
+            criteria[..count].join(",\n")
+        );
+        let outcome = reconcile(&rules(&text), &left, &right, &Silent).expect("runs");
+        outcome
+            .groups
+            .iter()
+            .map(|g| {
+                let parts: Vec<(bool, f64)> =
+                    g.explanation.iter().map(|e| (e.passed, e.value)).collect();
+                (g.score, parts)
+            })
+            .collect::<Vec<_>>()
+    };
+    let kept = explain(6);
+    let fresh = explain(7);
+    assert_eq!(kept.len(), 2);
+    for ((kept_score, kept_parts), (_, fresh_parts)) in kept.iter().zip(&fresh) {
+        assert_eq!(
+            kept_parts.as_slice(),
+            &fresh_parts[..6],
+            "same verdicts either way"
+        );
+        assert!(*kept_score > 0.0 && kept_parts.iter().any(|(_, v)| *v < 1.0 && *v > 0.0));
+    }
+}
