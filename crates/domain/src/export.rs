@@ -39,6 +39,33 @@ fn join_ids_into(out: &mut String, records: &[Record], indices: &[u32]) {
     }
 }
 
+/// Writes a value rounded to four decimals ([`crate::outcome::round4`]) exactly as `Display`
+/// does ("1", "0.5", "0.3333"), without the general float formatter, which was the largest
+/// part of rendering explanations. `round4` divides an integer by 10⁴, which IEEE rounds
+/// correctly, so the value reads back from that multiple's own digits and no shorter decimal
+/// does; below 10⁶ the spacing of doubles is far finer than 10⁻⁴. Anything else (negative,
+/// large, not a multiple) goes through `Display`.
+fn push_four_places(out: &mut String, value: f64) {
+    let scaled = (value * 10_000.0).round();
+    let exact =
+        value.is_sign_positive() && (0.0..1e10).contains(&scaled) && scaled / 10_000.0 == value;
+    if !exact {
+        let _ = write!(out, "{value}");
+        return;
+    }
+    let scaled = scaled as u64;
+    let (whole, mut fraction) = (scaled / 10_000, scaled % 10_000);
+    let _ = write!(out, "{whole}");
+    if fraction != 0 {
+        let mut digits = 4;
+        while fraction % 10 == 0 {
+            fraction /= 10;
+            digits -= 1;
+        }
+        let _ = write!(out, ".{fraction:0digits$}");
+    }
+}
+
 fn csv_error(error: csv::Error) -> std::io::Error {
     std::io::Error::other(error)
 }
@@ -103,10 +130,13 @@ pub fn write_matches(
                         explanation.push_str("; ");
                     }
                     explanation.push_str(prefix);
+                    explanation.push(' ');
+                    push_four_places(&mut explanation, item.value);
                     if item.passed {
-                        let _ = write!(explanation, " {} +{}", item.value, item.contribution);
+                        explanation.push_str(" +");
+                        push_four_places(&mut explanation, item.contribution);
                     } else {
-                        let _ = write!(explanation, " {} failed", item.value);
+                        explanation.push_str(" failed");
                     }
                 }
                 let rule = &rules.rules[group.rule];
@@ -246,6 +276,24 @@ pub fn write_summary(mut out: impl Write, summary: &Summary) -> std::io::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn four_place_values_are_written_as_display_writes_them() {
+        let mut checked = 0;
+        for k in (0..=200_000u64).chain([999_999_999, 12_345_678_901]) {
+            let value = crate::outcome::round4(k as f64 / 10_000.0);
+            let mut out = String::new();
+            push_four_places(&mut out, value);
+            assert_eq!(out, value.to_string(), "{k}");
+            checked += 1;
+        }
+        for odd in [-0.0, -0.5, 0.123_456, f64::NAN, f64::INFINITY, 1e20] {
+            let mut out = String::new();
+            push_four_places(&mut out, odd);
+            assert_eq!(out, odd.to_string());
+        }
+        assert!(checked > 200_000);
+    }
 
     #[test]
     fn formula_like_cells_are_neutralised() {
