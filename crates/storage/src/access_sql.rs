@@ -354,6 +354,28 @@ macro_rules! access_store_for {
                 Ok(())
             }
 
+            /// The member `user_id` of `project_id`, after checking under the audit lock that
+            /// `viewer` manages the project's members and that giving the member `new_role`
+            /// (`None`: removing it) leaves the project an owner. `None`: no such project for
+            /// the viewer, or no such member.
+            async fn managed_member(
+                tx: &mut Tx,
+                project_id: &str,
+                viewer: Viewer<'_>,
+                user_id: &str,
+                new_role: Option<ProjectRole>,
+            ) -> Result<Option<MemberRecord>, StoreError> {
+                lock_audit(tx).await?;
+                if !may_in(tx, ProjectAction::ManageMembers, project_id, viewer).await? {
+                    return Ok(None);
+                }
+                let Some(current) = member_in(tx, project_id, user_id).await? else {
+                    return Ok(None);
+                };
+                keep_an_owner(tx, project_id, &current, new_role).await?;
+                Ok(Some(current))
+            }
+
             #[async_trait]
             impl AccessStore for $store {
                 async fn count_users(&self) -> Result<i64, StoreError> {
@@ -929,14 +951,12 @@ macro_rules! access_store_for {
                     audit: AuditEvent,
                 ) -> Result<Option<MemberRecord>, StoreError> {
                     let mut tx = self.begin_write().await?;
-                    lock_audit(&mut tx).await?;
-                    if !may_in(&mut tx, ProjectAction::ManageMembers, project_id, viewer).await? {
+                    if managed_member(&mut tx, project_id, viewer, user_id, Some(role))
+                        .await?
+                        .is_none()
+                    {
                         return Ok(None);
                     }
-                    let Some(current) = member_in(&mut tx, project_id, user_id).await? else {
-                        return Ok(None);
-                    };
-                    keep_an_owner(&mut tx, project_id, &current, Some(role)).await?;
                     sqlx::query(
                         "UPDATE project_members SET role = $1 \
                          WHERE project_id = $2 AND user_id = $3",
@@ -960,14 +980,12 @@ macro_rules! access_store_for {
                     audit: AuditEvent,
                 ) -> Result<bool, StoreError> {
                     let mut tx = self.begin_write().await?;
-                    lock_audit(&mut tx).await?;
-                    if !may_in(&mut tx, ProjectAction::ManageMembers, project_id, viewer).await? {
+                    if managed_member(&mut tx, project_id, viewer, user_id, None)
+                        .await?
+                        .is_none()
+                    {
                         return Ok(false);
                     }
-                    let Some(current) = member_in(&mut tx, project_id, user_id).await? else {
-                        return Ok(false);
-                    };
-                    keep_an_owner(&mut tx, project_id, &current, None).await?;
                     sqlx::query(
                         "DELETE FROM project_members WHERE project_id = $1 AND user_id = $2",
                     )

@@ -60,6 +60,14 @@ impl Cache {
         }
     }
 
+    /// The memory side; a panic while it was held leaves plain data, so a poisoned lock is
+    /// taken over rather than propagated.
+    fn memory(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        self.memory
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn live_redis(&self) -> Option<&RedisLink> {
         self.redis.as_deref().filter(|link| link.is_up())
     }
@@ -107,10 +115,7 @@ impl Cache {
             }
         }
         let now = Instant::now();
-        let mut memory = self
-            .memory
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut memory = self.memory();
         let count = match memory.get_mut(key).filter(|entry| entry.expires_at > now) {
             Some(entry) => {
                 let next = entry.value.parse::<u64>().unwrap_or(0) + 1;
@@ -136,10 +141,7 @@ impl Cache {
             }
         }
         let now = Instant::now();
-        let memory = self
-            .memory
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let memory = self.memory();
         memory
             .get(key)
             .filter(|entry| entry.expires_at > now)
@@ -156,17 +158,11 @@ impl Cache {
         {
             tracing::debug!(%error, "cache remove failed on redis");
         }
-        self.memory
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(key);
+        self.memory().remove(key);
     }
 
     fn memory_get(&self, key: &str) -> Option<String> {
-        let memory = self
-            .memory
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let memory = self.memory();
         memory
             .get(key)
             .filter(|entry| entry.expires_at > Instant::now())
@@ -174,10 +170,7 @@ impl Cache {
     }
 
     fn memory_insert(&self, key: &str, value: String, expires_at: Instant) {
-        let mut memory = self
-            .memory
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut memory = self.memory();
         if memory.len() >= MEMORY_CAPACITY && !memory.contains_key(key) {
             let now = Instant::now();
             memory.retain(|_, entry| entry.expires_at > now);
@@ -196,9 +189,6 @@ impl Cache {
 
     /// Entries held in memory now (for tests of the capacity bound).
     pub fn memory_len(&self) -> usize {
-        self.memory
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .len()
+        self.memory().len()
     }
 }

@@ -29,6 +29,24 @@ fn new_user(email: &str, role: Role) -> NewUser {
     }
 }
 
+async fn admin(store: &dyn Store) -> recon_storage::access::UserRecord {
+    store
+        .bootstrap_admin(
+            new_user("admin@localhost", Role::Admin),
+            event("user.bootstrap"),
+        )
+        .await
+        .expect("bootstrap")
+        .expect("created")
+}
+
+async fn member(store: &dyn Store, email: &str) -> recon_storage::access::UserRecord {
+    store
+        .create_user(new_user(email, Role::Member), event("user.created"))
+        .await
+        .expect("create a member")
+}
+
 fn event(action: &str) -> AuditEvent {
     AuditEvent {
         action: action.to_owned(),
@@ -92,13 +110,7 @@ async fn the_first_admin_is_created_once_and_emails_are_unique_in_any_case() {
         assert_eq!(second, None, "a second bootstrap creates nothing");
         assert_eq!(store.count_users().await.expect("count"), 1);
 
-        store
-            .create_user(
-                new_user("Ana@Example.com", Role::Member),
-                event("user.created"),
-            )
-            .await
-            .expect("create ana");
+        member(store.as_ref(), "Ana@Example.com").await;
         let duplicate = store
             .create_user(
                 new_user("ana@EXAMPLE.com", Role::Member),
@@ -127,14 +139,7 @@ async fn the_first_admin_is_created_once_and_emails_are_unique_in_any_case() {
 async fn the_last_active_admin_cannot_be_demoted_and_disabling_revokes_sessions() {
     on_every_backend(|url| async move {
         let store = migrated(&url).await;
-        let admin = store
-            .bootstrap_admin(
-                new_user("admin@localhost", Role::Admin),
-                event("user.bootstrap"),
-            )
-            .await
-            .expect("bootstrap")
-            .expect("created");
+        let admin = admin(store.as_ref()).await;
         let refused = store
             .update_user(
                 &admin.id,
@@ -150,13 +155,7 @@ async fn the_last_active_admin_cannot_be_demoted_and_disabling_revokes_sessions(
             "{refused:?}"
         );
 
-        let member = store
-            .create_user(
-                new_user("bo@example.com", Role::Member),
-                event("user.created"),
-            )
-            .await
-            .expect("create");
+        let member = member(store.as_ref(), "bo@example.com").await;
         let session_id = session(store.as_ref(), &member.id, "hash-bo-1").await;
         let disabled = store
             .update_user(
@@ -195,13 +194,7 @@ async fn the_last_active_admin_cannot_be_demoted_and_disabling_revokes_sessions(
 async fn refresh_tokens_rotate_once_and_reuse_revokes_the_family() {
     on_every_backend(|url| async move {
         let store = migrated(&url).await;
-        let user = store
-            .create_user(
-                new_user("cy@example.com", Role::Member),
-                event("user.created"),
-            )
-            .await
-            .expect("create");
+        let user = member(store.as_ref(), "cy@example.com").await;
         let session_id = session(store.as_ref(), &user.id, "t1").await;
         let first = store
             .rotate_refresh_token("t1", successor("t2"), 0, event("auth.refresh.reused"))
@@ -247,13 +240,7 @@ async fn refresh_tokens_rotate_once_and_reuse_revokes_the_family() {
 async fn of_two_concurrent_refreshes_exactly_one_rotates() {
     on_every_backend(|url| async move {
         let store = migrated(&url).await;
-        let user = store
-            .create_user(
-                new_user("di@example.com", Role::Member),
-                event("user.created"),
-            )
-            .await
-            .expect("create");
+        let user = member(store.as_ref(), "di@example.com").await;
         for round in 0..5 {
             let original = format!("race-{round}");
             session(store.as_ref(), &user.id, &original).await;
@@ -291,35 +278,10 @@ async fn of_two_concurrent_refreshes_exactly_one_rotates() {
 async fn projects_are_visible_and_writable_only_through_membership() {
     on_every_backend(|url| async move {
         let store = migrated(&url).await;
-        let admin = store
-            .bootstrap_admin(
-                new_user("admin@localhost", Role::Admin),
-                event("user.bootstrap"),
-            )
-            .await
-            .expect("bootstrap")
-            .expect("created");
-        let owner = store
-            .create_user(
-                new_user("owner@example.com", Role::Member),
-                event("user.created"),
-            )
-            .await
-            .expect("owner");
-        let viewer = store
-            .create_user(
-                new_user("viewer@example.com", Role::Member),
-                event("user.created"),
-            )
-            .await
-            .expect("viewer");
-        let stranger = store
-            .create_user(
-                new_user("stranger@example.com", Role::Member),
-                event("user.created"),
-            )
-            .await
-            .expect("stranger");
+        let admin = admin(store.as_ref()).await;
+        let owner = member(store.as_ref(), "owner@example.com").await;
+        let viewer = member(store.as_ref(), "viewer@example.com").await;
+        let stranger = member(store.as_ref(), "stranger@example.com").await;
         let as_owner = Viewer {
             user_id: &owner.id,
             is_admin: false,
