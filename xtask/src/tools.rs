@@ -1,5 +1,5 @@
-//! The external validators the gate uses, and how it gets them: `check-jsonschema` and
-//! `kubernetes-validate` from PyPI, `promtool` extracted from Debian's prometheus package into
+//! The external validators the gate uses, and how it gets them: `check-jsonschema`,
+//! `kubernetes-validate` and `openapi-spec-validator` (the API document) from PyPI, `promtool` extracted from Debian's prometheus package into
 //! `target/tools/` (only the one binary: installing the package would also set up a server).
 //! Outside CI a missing tool is reported and its check skipped; under `CI=true` it is installed.
 
@@ -40,6 +40,7 @@ pub(crate) fn ensure(in_ci: bool) -> anyhow::Result<Vec<&'static str>> {
     for (tool, package) in [
         ("check-jsonschema", "check-jsonschema"),
         ("kubernetes-validate", "kubernetes-validate"),
+        ("openapi-spec-validator", "openapi-spec-validator"),
     ] {
         if !available_on(&path, tool) && in_ci {
             run_cmd(

@@ -18,6 +18,7 @@ const MAX_SLEEP_MS: u64 = 60_000;
 
 /// `?ms=`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct SleepQuery {
     /// How long to wait, at most 60 000 ms.
     ms: u64,

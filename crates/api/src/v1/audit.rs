@@ -17,6 +17,7 @@ use crate::state::AppState;
 
 /// `?before=&limit=`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Only entries with a smaller sequence number.

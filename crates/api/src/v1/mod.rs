@@ -96,6 +96,7 @@ impl From<&UserRecord> for UserView {
 
 /// `?offset=&limit=` of offset-paged lists.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Items to skip (default 0).
