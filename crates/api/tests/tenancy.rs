@@ -322,6 +322,9 @@ async fn the_audit_trail_records_actions_and_owners_see_their_projects_part() {
             .login_answer("aud-owner@example.com", "wrong wrong wrong")
             .await;
         assert_eq!(failed.status, StatusCode::UNAUTHORIZED);
+        let long = format!("{}@example.com", "x".repeat(5000));
+        let failed_long = app.login_answer(&long, "whatever").await;
+        assert_eq!(failed_long.status, StatusCode::UNAUTHORIZED);
 
         let all = app.get("/api/v1/audit?limit=200", &app.admin).await;
         let entries = all.body["items"].as_array().expect("items");
@@ -343,13 +346,24 @@ async fn the_audit_trail_records_actions_and_owners_see_their_projects_part() {
             .find(|e| e["action"] == "auth.login.failed")
             .expect("failure");
         assert_eq!(failure["client_address"], "192.0.2.10");
+        let longest = entries
+            .iter()
+            .filter(|e| e["action"] == "auth.login.failed")
+            .filter_map(|e| e["details"]["email"].as_str())
+            .map(|email| email.chars().count())
+            .max();
+        assert_eq!(
+            longest,
+            Some(254),
+            "attacker-chosen emails are cut to 254 characters"
+        );
         assert!(
             failure["request_id"]
                 .as_str()
                 .is_some_and(|id| !id.is_empty())
         );
         assert!(
-            !failure.to_string().contains("wrong wrong wrong"),
+            !all.body.to_string().contains("wrong wrong wrong"),
             "passwords never reach the trail"
         );
         let seqs: Vec<i64> = entries

@@ -241,7 +241,12 @@ pub async fn login(
             auth.throttle.record_failure(email, address.0).await;
             let id = other.as_ref().map(|user| user.id.as_str());
             let mut event = audit_event(id, address.0, "auth.login.failed", "user", id);
-            event.details = serde_json::json!({ "email": credentials::normalize_email(email) });
+            // Attacker-chosen text: kept no longer than any real address can be.
+            let tried: String = credentials::normalize_email(email)
+                .chars()
+                .take(credentials::MAX_EMAIL_CHARS)
+                .collect();
+            event.details = serde_json::json!({ "email": tried });
             state.store.append_audit(event).await?;
             return Err(invalid_credentials());
         }
