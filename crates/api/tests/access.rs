@@ -681,3 +681,60 @@ async fn with_redis_the_failure_counts_are_shared_between_replicas() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_password_hashed_with_old_parameters_is_rehashed_at_sign_in() {
+    use argon2::password_hash::{PasswordHasher as _, SaltString};
+    on_every_backend(|url| async move {
+        let app = TestApp::start(&url, settings()).await;
+        let weak = argon2::Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            argon2::Params::new(8 * 1024, 1, 1, None).expect("params"),
+        );
+        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+        let old_hash = weak
+            .hash_password(PASSWORD.as_bytes(), &salt)
+            .expect("hash")
+            .to_string();
+        let user = app
+            .store
+            .create_user(
+                recon_storage::access::NewUser {
+                    email: "old@example.com".to_owned(),
+                    display_name: "Old".to_owned(),
+                    role: recon_domain::access::Role::Member,
+                    password_hash: old_hash.clone(),
+                    must_change_password: false,
+                },
+                recon_storage::access::AuditEvent {
+                    action: "user.created".to_owned(),
+                    target_type: "user".to_owned(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("create");
+        app.login("old@example.com", PASSWORD).await;
+        let stored = app
+            .store
+            .find_user(&user.id)
+            .await
+            .expect("find")
+            .expect("user");
+        assert_ne!(stored.password_hash, old_hash);
+        assert!(
+            stored
+                .password_hash
+                .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{}",
+            stored.password_hash
+        );
+        assert_eq!(
+            stored.token_version, user.token_version,
+            "a rehash revokes nothing"
+        );
+        app.login("old@example.com", PASSWORD).await;
+    })
+    .await;
+}
