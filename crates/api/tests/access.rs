@@ -597,6 +597,13 @@ async fn a_pending_password_change_blocks_everything_but_the_change() {
         let fresh = changed.body["access_token"].as_str().expect("access");
         assert_eq!(app.get("/api/v1/projects", fresh).await.status, StatusCode::OK);
 
+        // An admin cannot reset their own password here: that path asks for no current one.
+        let me = app.get("/api/v1/auth/me", &app.admin).await;
+        let own = app
+            .post(&format!("/api/v1/users/{}/password", me.body["id"].as_str().expect("id")), &app.admin, &json!({}))
+            .await;
+        assert_eq!((own.status, own.code()), (StatusCode::FORBIDDEN, "own_password"));
+        assert_eq!(app.get("/api/v1/auth/me", &app.admin).await.status, StatusCode::OK, "nothing was revoked");
         // An admin reset without a password generates one, shown once, and makes it temporary.
         let id = created.body["id"].as_str().expect("id");
         let reset = app.post(&format!("/api/v1/users/{id}/password"), &app.admin, &json!({})).await;

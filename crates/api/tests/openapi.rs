@@ -162,6 +162,32 @@ async fn every_operation_declares_its_access_and_documents_its_problems() {
             }
         }
     }
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (name, operation) in item.as_object().expect("item") {
+            let responses = operation["responses"].as_object().expect("responses");
+            assert!(
+                responses.contains_key("default"),
+                "{name} {path}: a default problem response"
+            );
+            if operation["x-recon-access"] != "public" {
+                assert!(
+                    responses.contains_key("401"),
+                    "{name} {path} must document 401"
+                );
+            }
+            for (status, response) in responses {
+                let json = &response["content"]["application/json"]["schema"]["$ref"];
+                assert_ne!(
+                    json, "#/components/schemas/Problem",
+                    "{name} {path} {status}: problems are application/problem+json"
+                );
+                assert!(
+                    response.get("content").is_none_or(|c| c.is_object()),
+                    "{name} {path} {status}"
+                );
+            }
+        }
+    }
     let schemes = doc["components"]["securitySchemes"]
         .as_object()
         .expect("schemes");

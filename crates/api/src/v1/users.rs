@@ -180,13 +180,14 @@ pub async fn update_user(
     Ok(ApiJson(UserView::from(&updated)))
 }
 
-/// Sets a new password for an account and signs it out everywhere.
+/// Sets a new password for another account and signs it out everywhere. An admin changes
+/// their own password at `/api/v1/auth/password`, which asks for the current one.
 #[utoipa::path(post, path = "/api/v1/users/{id}/password", tag = "users",
     params(("id" = String, Path, description = "Account id")),
     request_body = ResetPasswordRequest,
     responses(
         (status = 200, description = "Reset", body = ResetPasswordResponse),
-        (status = 403, description = "`admin_only`", body = Problem),
+        (status = 403, description = "`admin_only`, or `own_password`: use /api/v1/auth/password", body = Problem),
         (status = 404, description = "No such account", body = Problem),
         (status = 422, description = "`validation_failed`", body = Problem),
     ),
@@ -197,6 +198,13 @@ pub async fn reset_password(
     Path(id): Path<String>,
     ApiJson(request): ApiJson<ResetPasswordRequest>,
 ) -> Result<ApiJson<ResetPasswordResponse>, ApiError> {
+    if id == caller.user.id {
+        // Resetting needs no current password; changing one's own does.
+        return Err(ApiError::forbidden(
+            "own_password",
+            "change your own password at POST /api/v1/auth/password, which asks for the current one",
+        ));
+    }
     let target = state
         .store
         .find_user(&id)
