@@ -540,6 +540,14 @@ async fn bad_input_gets_the_problem_shape_with_every_field_named() {
             .await;
         assert!(common.body["errors"][0]["message"].as_str().expect("message").contains("common"), "{}", common.body);
 
+        let array = app
+            .patch(&format!("/api/v1/users/{}", "x"), &app.admin, &json!([null, null]))
+            .await;
+        assert_eq!(
+            (array.status, array.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+            "an array is not an object, even with the struct's arity"
+        );
         let unknown_field = app.post("/api/v1/projects", &app.admin, &json!({"name": "x", "colour": "red"})).await;
         assert_eq!((unknown_field.status, unknown_field.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"));
         let malformed = app.send(Call::new(Method::POST, "/api/v1/projects").bearer(&app.admin).raw("application/json", "{\"name\":")).await;

@@ -23,6 +23,7 @@ pub struct AuditQuery {
     /// Only entries with a smaller sequence number.
     pub before: Option<i64>,
     /// Entries to return, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

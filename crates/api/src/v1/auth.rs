@@ -77,6 +77,7 @@ pub struct PasswordChangeRequest {
     /// The password now.
     pub current_password: String,
     /// The new one: 8 to 128 characters, not a common password.
+    #[schema(min_length = 8, max_length = 128)]
     pub new_password: String,
 }
 
@@ -86,10 +87,20 @@ pub struct PasswordChangeRequest {
 #[schema(example = json!({"email": "bo@example.com", "password": "correct horse battery staple", "display_name": "Bo"}))]
 pub struct RegisterRequest {
     /// Email.
+    #[schema(
+        max_length = 254,
+        pattern = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s.\x00-\x1f\x7f-\x9f]([^@\s\x00-\x1f\x7f-\x9f]*[^@\s.\x00-\x1f\x7f-\x9f])?$"
+    )]
     pub email: String,
     /// Password: 8 to 128 characters, not a common password.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
     /// Display name.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
+    )]
     pub display_name: String,
 }
 

@@ -17,7 +17,7 @@ pub mod users;
 use recon_domain::access::{ProjectRole, Role, UserStatus};
 use recon_storage::access::UserRecord;
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::errors::{ApiError, FieldProblem};
@@ -39,6 +39,23 @@ fn enum_schema(values: impl IntoIterator<Item = &'static str>) -> utoipa::openap
         .schema_type(Type::String)
         .enum_values(Some(values))
         .build()
+}
+
+fn nullable_enum_schema(values: impl IntoIterator<Item = &'static str>) -> utoipa::openapi::Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(values.into_iter().map(Some).chain([None])))
+        .build()
+}
+
+/// The schema of an optional [`Role`] (absent or null: unchanged).
+pub fn nullable_role_schema() -> utoipa::openapi::Object {
+    nullable_enum_schema(Role::ALL.iter().map(|role| role.as_str()))
+}
+
+/// The schema of an optional [`UserStatus`] (absent or null: unchanged).
+pub fn nullable_status_schema() -> utoipa::openapi::Object {
+    nullable_enum_schema(UserStatus::ALL.iter().map(|status| status.as_str()))
 }
 
 /// The schema of [`Role`].
@@ -100,8 +117,10 @@ impl From<&UserRecord> for UserView {
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Items to skip (default 0).
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
     /// Items to return, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

@@ -73,8 +73,14 @@ pub struct ProjectPage {
 #[schema(example = json!({"name": "Bank vs ledger", "description": "Monthly close"}))]
 pub struct CreateProjectRequest {
     /// Name (1 to 200 characters).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     /// Description (up to 4000 characters).
+    #[schema(max_length = 4000, pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$")]
     pub description: Option<String>,
 }
 
@@ -84,8 +90,14 @@ pub struct CreateProjectRequest {
 #[schema(example = json!({"description": "Monthly close, EUR accounts"}))]
 pub struct UpdateProjectRequest {
     /// Name.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
     /// Description.
+    #[schema(max_length = 4000, pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$")]
     pub description: Option<String>,
 }
 

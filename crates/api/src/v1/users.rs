@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::checked_new_user;
-use super::{PageQuery, UserView, finish, next_offset, role_schema, status_schema, text_field};
+use super::{
+    PageQuery, UserView, finish, next_offset, nullable_role_schema, nullable_status_schema,
+    text_field,
+};
 use crate::auth::extract::AdminUser;
 use crate::errors::{ApiError, FieldProblem, Problem};
 use crate::input::{ApiJson, ApiQuery};
@@ -33,13 +36,23 @@ pub struct UserPage {
 #[schema(example = json!({"email": "bo@example.com", "password": "correct horse battery staple", "display_name": "Bo", "role": "member"}))]
 pub struct CreateUserRequest {
     /// Email (unique, case-insensitive).
+    #[schema(
+        max_length = 254,
+        pattern = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s.\x00-\x1f\x7f-\x9f]([^@\s\x00-\x1f\x7f-\x9f]*[^@\s.\x00-\x1f\x7f-\x9f])?$"
+    )]
     pub email: String,
     /// Initial password: 8 to 128 characters, not a common password.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
     /// Display name.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
+    )]
     pub display_name: String,
     /// admin or member (default member).
-    #[schema(schema_with = role_schema)]
+    #[schema(schema_with = nullable_role_schema)]
     pub role: Option<Role>,
     /// Require a new password at first sign-in (default true).
     pub must_change_password: Option<bool>,
@@ -51,12 +64,18 @@ pub struct CreateUserRequest {
 #[schema(example = json!({"display_name": "Bo Jensen"}))]
 pub struct UpdateUserRequest {
     /// admin or member. A change signs the account out everywhere.
-    #[schema(schema_with = role_schema)]
+    #[schema(schema_with = nullable_role_schema)]
     pub role: Option<Role>,
     /// active or disabled. Disabling signs the account out everywhere.
-    #[schema(schema_with = status_schema)]
+    #[schema(schema_with = nullable_status_schema)]
     pub status: Option<UserStatus>,
     /// Display name.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$",
+        nullable
+    )]
     pub display_name: Option<String>,
 }
 
@@ -66,6 +85,7 @@ pub struct UpdateUserRequest {
 #[schema(example = json!({}))]
 pub struct ResetPasswordRequest {
     /// The new password; absent: one is generated and returned once.
+    #[schema(min_length = 8, max_length = 128)]
     pub new_password: Option<String>,
     /// Require a new password at next sign-in (default true).
     pub must_change_password: Option<bool>,
