@@ -120,17 +120,7 @@ impl Store for PostgresStore {
                 .await
                 .map_err(|error| StoreError::Schema(format!("no migration table: {error}")))?;
         crate::store::check_applied(&MIGRATOR, &applied)?;
-        sqlx::query("SELECT count(*) FROM recon_instances")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|error| StoreError::Schema(format!("recon_instances: {error}")))?;
-        for table in [
-            "users",
-            "auth_sessions",
-            "projects",
-            "project_members",
-            "audit_log",
-        ] {
+        for table in crate::store::REQUIRED_TABLES {
             sqlx::query(&format!("SELECT count(*) FROM {table}"))
                 .fetch_one(self.read_pool())
                 .await

@@ -164,6 +164,17 @@ pub trait Store: crate::AccessStore + Send + Sync + 'static {
     async fn close(&self);
 }
 
+/// The tables this binary relies on; `verify_schema` checks each answers.
+pub(crate) const REQUIRED_TABLES: &[&str] = &[
+    "recon_instances",
+    "users",
+    "auth_sessions",
+    "refresh_tokens",
+    "projects",
+    "project_members",
+    "audit_log",
+];
+
 /// Compares the migrations recorded in the database with the ones this binary embeds: each
 /// must be applied successfully with the same checksum (an edited migration is an error).
 pub(crate) fn check_applied(
