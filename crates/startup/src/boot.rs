@@ -7,8 +7,9 @@
 //! 3. redis (important, only when REDIS_URL is set): bounded attempts; on failure one WARN and
 //!    degraded mode on in-memory equivalents, with a supervisor that switches back.
 //! 4. checks (standard): warnings that do not stop the boot.
-//! 5. accounts: on a database without accounts, create the first admin (replicas booting
-//!    together create exactly one between them).
+//! 5. accounts: a self-test of the access-token keys, the password hasher's dummy hash, and,
+//!    on a database without accounts, the first admin (replicas booting together create
+//!    exactly one between them).
 //! 6. bind, then `listening on http://HOST:PORT`, then serve.
 //!
 //! Shutdown, on the first SIGTERM/SIGINT: readiness turns 503 at once; the server keeps serving
@@ -188,8 +189,21 @@ pub async fn run(config: Config) -> Result<Stopped, Fatal> {
     let cache = Arc::new(Cache::new(redis.clone()));
     let auth = Arc::new(Auth::new(auth_settings(&config), Arc::clone(&cache)));
 
-    // Stage 5: the first admin, when there is no account yet.
-    stage("accounts", bootstrap_admin(&config, store.as_ref(), &auth)).await?;
+    // Stage 5: the token keys and password hashing work; the first admin, when there is no
+    // account yet.
+    stage("accounts", async {
+        auth.keyring
+            .self_test()
+            .map_err(|why| Fatal::Other(format!("access tokens cannot be issued: {why}")))?;
+        // The dummy hash unknown emails are checked against, made now rather than during the
+        // first such sign-in (which would otherwise take one hash longer than the rest).
+        auth.passwords
+            .warm_up()
+            .await
+            .map_err(|_| Fatal::Other("password hashing does not work".to_owned()))?;
+        bootstrap_admin(&config, store.as_ref(), &auth).await
+    })
+    .await?;
 
     let state = AppState(Arc::new(App {
         store: Arc::clone(&store),

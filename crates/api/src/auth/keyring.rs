@@ -138,6 +138,37 @@ impl Keyring {
         jsonwebtoken::encode(&header, &claims, &self.current.encoding).unwrap_or_default()
     }
 
+    /// Signs and verifies a token with every configured key: run at boot, so that a broken
+    /// crypto backend (jsonwebtoken needs exactly one; this build pins `rust_crypto`) stops the
+    /// start with a reason instead of failing the first sign-in.
+    pub fn self_test(&self) -> Result<(), String> {
+        let probe = AccessClaims {
+            iss: ISSUER.to_owned(),
+            aud: AUDIENCE.to_owned(),
+            sub: "self-test".to_owned(),
+            role: "member".to_owned(),
+            iat: 0,
+            exp: i64::MAX / 2,
+            jti: "self-test".to_owned(),
+            sid: "self-test".to_owned(),
+            ver: 0,
+        };
+        for key in std::iter::once(&self.current).chain(self.previous.as_ref()) {
+            let mut header = Header::new(Algorithm::HS256);
+            header.typ = Some(TOKEN_TYPE.to_owned());
+            header.kid = Some(key.kid.clone());
+            let token = jsonwebtoken::encode(&header, &probe, &key.encoding)
+                .map_err(|error| format!("signing a test token failed: {error}"))?;
+            let claims = self.verify(&token, 0).map_err(|rejection| {
+                format!("a freshly signed token was refused: {rejection:?}")
+            })?;
+            if claims != probe {
+                return Err("a freshly signed token came back changed".to_owned());
+            }
+        }
+        Ok(())
+    }
+
     /// Verifies a token at `now` (Unix seconds) and returns its claims.
     pub fn verify(&self, token: &str, now: i64) -> Result<AccessClaims, TokenRejection> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRejection::Invalid)?;
@@ -171,6 +202,16 @@ impl Keyring {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_self_test_passes_with_one_key_or_two() {
+        let mut settings = AuthSettings::new(&[7; 32], &[8; 32], &[9; 32]);
+        Keyring::new(&settings).self_test().expect("current key");
+        settings.jwt_previous_secret = Some(vec![6; 32]);
+        Keyring::new(&settings)
+            .self_test()
+            .expect("current and previous keys");
+    }
 
     #[test]
     fn key_ids_differ_per_secret_and_reveal_nothing_of_it() {
