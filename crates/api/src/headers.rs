@@ -1,6 +1,6 @@
 //! Response headers every answer carries, and CORS.
 //!
-//! Security headers (OWASP ASVS 5.0 §3.4): `X-Content-Type-Options: nosniff`, a
+//! Security headers (OWASP ASVS 5.0 §3.4), stamped by [`stamp`] on every response: `X-Content-Type-Options: nosniff`, a
 //! `Content-Security-Policy` that allows nothing (this is a JSON API: no page of it should ever
 //! render or be framed), `X-Frame-Options: DENY` for older browsers, `Referrer-Policy:
 //! no-referrer`, `Cache-Control: no-store` unless a handler set one (financial data must not sit
@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -33,25 +33,40 @@ pub const CONTENT_SECURITY_POLICY: &str =
 /// One year, with subdomains (ASVS asks for at least a year).
 pub const HSTS: &str = "max-age=31536000; includeSubDomains";
 
-/// Wraps `router` in the security headers and, when configured, CORS.
+/// The headers every response carries, whatever the configuration, unless a handler set its
+/// own (`Cache-Control` on token responses, say).
+const FIXED: [(HeaderName, HeaderValue); 5] = [
+    (
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ),
+    (
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    ),
+    (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+    (
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    ),
+    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+];
+
+/// Adds the fixed security headers to a response. Called by the outermost layer
+/// (`observability::ObserveLayer`) in the pass that sets `X-Request-Id`: as five separate
+/// tower layers they cost a tenth of the throughput of the cheapest route.
+pub fn stamp(headers: &mut HeaderMap) {
+    for (name, value) in FIXED {
+        headers.entry(name).or_insert(value);
+    }
+}
+
+/// Wraps `router` in the configured parts: HSTS and CORS.
 pub fn apply<S: Clone + Send + Sync + 'static>(
     router: Router<S>,
     policy: &HttpPolicy,
 ) -> Router<S> {
-    let fixed = [
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
-        (header::CACHE_CONTROL, "no-store"),
-    ];
     let mut router = router;
-    for (name, value) in fixed {
-        router = router.layer(SetResponseHeaderLayer::if_not_present(
-            name,
-            HeaderValue::from_static(value),
-        ));
-    }
     if policy.hsts {
         router = router.layer(SetResponseHeaderLayer::overriding(
             header::STRICT_TRANSPORT_SECURITY,

@@ -210,9 +210,9 @@ where
         }
     }
     record_metrics(&route, method, status, elapsed.as_secs_f64());
-    response
-        .headers_mut()
-        .insert(REQUEST_ID_HEADER.clone(), request_id);
+    let headers = response.headers_mut();
+    headers.insert(REQUEST_ID_HEADER.clone(), request_id);
+    crate::headers::stamp(headers);
     Ok(response)
 }
 
