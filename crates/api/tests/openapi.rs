@@ -16,6 +16,15 @@ async fn document(app: &TestApp) -> Value {
     answer.body
 }
 
+/// An app on a fresh SQLite file and the document it serves.
+async fn served_document() -> (TestApp, Value, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("o.db").display());
+    let app = TestApp::start(&url, settings()).await;
+    let doc = document(&app).await;
+    (app, doc, dir)
+}
+
 fn concrete(path: &str) -> String {
     path.replace("{id}", "00000000-0000-0000-0000-000000000001")
         .replace("{user_id}", "00000000-0000-0000-0000-000000000002")
@@ -27,13 +36,7 @@ fn method(name: &str) -> Method {
 
 #[tokio::test]
 async fn every_documented_operation_is_routed_and_every_routed_method_documented() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let app = TestApp::start(
-        &format!("sqlite://{}", dir.path().join("o.db").display()),
-        settings(),
-    )
-    .await;
-    let doc = document(&app).await;
+    let (app, doc, _dir) = served_document().await;
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().expect("paths");
     assert!(paths.len() >= 15, "{} paths", paths.len());
@@ -110,13 +113,7 @@ fn every_route_goes_through_the_documented_route_table() {
 
 #[tokio::test]
 async fn every_operation_declares_its_access_and_documents_its_problems() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let app = TestApp::start(
-        &format!("sqlite://{}", dir.path().join("o.db").display()),
-        settings(),
-    )
-    .await;
-    let doc = document(&app).await;
+    let (_app, doc, _dir) = served_document().await;
     let known = [
         "public",
         "authenticated",
@@ -208,13 +205,7 @@ async fn the_document_is_valid_openapi_3_1_for_an_independent_validator() {
         eprintln!("note: openapi-spec-validator not found; pip install openapi-spec-validator");
         return;
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let app = TestApp::start(
-        &format!("sqlite://{}", dir.path().join("o.db").display()),
-        settings(),
-    )
-    .await;
-    let doc = document(&app).await;
+    let (_app, doc, dir) = served_document().await;
     let file = dir.path().join("openapi.json");
     std::fs::write(&file, doc.to_string()).expect("write the document");
     let output = std::process::Command::new("openapi-spec-validator")

@@ -223,6 +223,19 @@ macro_rules! access_store_for {
                 Ok(entry)
             }
 
+            /// Commits `tx`, with `audit` appended when `changed`; returns `changed`.
+            async fn commit_audited_if(
+                mut tx: Tx,
+                changed: bool,
+                audit: AuditEvent,
+            ) -> Result<bool, StoreError> {
+                if changed {
+                    append(&mut tx, audit).await?;
+                }
+                tx.commit().await?;
+                Ok(changed)
+            }
+
             async fn user_in(tx: &mut Tx, id: &str) -> Result<Option<UserRecord>, StoreError> {
                 let row: Option<UserRow> =
                     sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
@@ -738,11 +751,7 @@ macro_rules! access_store_for {
                     .await?
                     .rows_affected()
                         > 0;
-                    if revoked {
-                        append(&mut tx, audit).await?;
-                    }
-                    tx.commit().await?;
-                    Ok(revoked)
+                    commit_audited_if(tx, revoked, audit).await
                 }
 
                 async fn create_project(
@@ -883,11 +892,7 @@ macro_rules! access_store_for {
                     .await?
                     .rows_affected()
                         > 0;
-                    if deleted {
-                        append(&mut tx, audit).await?;
-                    }
-                    tx.commit().await?;
-                    Ok(deleted)
+                    commit_audited_if(tx, deleted, audit).await
                 }
 
                 async fn list_members(
