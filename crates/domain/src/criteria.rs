@@ -493,15 +493,20 @@ impl Criterion {
 
 /// Combines verdicts into a score: Σ weight × value over passed / Σ weight.
 pub fn score(criteria: &[Criterion], verdicts: &[Verdict]) -> f64 {
+    weighted_score(criteria, verdicts.iter().map(|v| (v.passed, v.value)))
+}
+
+/// [`score`] from each criterion's (passed, value).
+pub fn weighted_score(criteria: &[Criterion], parts: impl Iterator<Item = (bool, f64)>) -> f64 {
     let total: f64 = criteria.iter().map(|c| c.weight).sum();
     if total <= 0.0 {
         return 0.0;
     }
     let earned: f64 = criteria
         .iter()
-        .zip(verdicts)
-        .filter(|(_, v)| v.passed)
-        .map(|(c, v)| c.weight * v.value)
+        .zip(parts)
+        .filter(|(_, (passed, _))| *passed)
+        .map(|(c, (_, value))| c.weight * value)
         .sum();
     earned / total
 }

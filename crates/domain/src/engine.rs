@@ -13,7 +13,8 @@
 //! [`Cancelled`] and no partial outcome.
 //!
 //! Memory: besides the records, a run holds two ranks and two orders per record (16 bytes), the
-//! index of the rule being run, and its passing candidate pairs (32 bytes each).
+//! index of the rule being run, its passing candidate pairs (about 100 bytes each, with their
+//! explanation) and the groups (about 120 bytes each, see [`crate::outcome`]).
 
 use std::cmp::Ordering as Order;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,11 +22,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
+use smallvec::smallvec;
 
 use crate::candidates::Index;
 use crate::criteria::{self, Test, Verdict};
 use crate::grouping;
-use crate::outcome::{Break, Explanation, MatchGroup, Outcome, Status, round4};
+use crate::outcome::{Break, Mark, Marks, MatchGroup, Outcome, Status, round4};
 use crate::record::Record;
 use crate::rules::{Blocking, CompiledRules, Rule, Strategy};
 
@@ -165,8 +167,15 @@ pub fn reconcile(
         "more than 4 billion records per side are not supported"
     );
     observer.progress("ordering ids", 0, 1);
-    let (left_order, right_order) = rayon::join(|| order_by_id(left), || order_by_id(right));
-    let (left_rank, right_rank) = global_ranks(left, right, &left_order, &right_order);
+    let ((left_order, left_prefixes), (right_order, right_prefixes)) =
+        rayon::join(|| order_by_id(left), || order_by_id(right));
+    let (left_rank, right_rank) = global_ranks(
+        left,
+        right,
+        (&left_order, &left_prefixes),
+        (&right_order, &right_prefixes),
+    );
+    drop((left_prefixes, right_prefixes));
     let run = Run {
         left,
         right,
@@ -215,13 +224,17 @@ pub fn reconcile(
     });
     let first =
         |ranks: &[u32], indices: &[u32]| indices.first().map_or(u32::MAX, |i| ranks[*i as usize]);
-    groups.par_sort_unstable_by_key(|g| {
+    let output_order = |g: &MatchGroup| {
         (
             g.rule,
             first(left_rank, &g.left),
             first(right_rank, &g.right),
         )
-    });
+    };
+    // One-to-one rules make their groups in this order already.
+    if !groups.is_sorted_by_key(output_order) {
+        groups.par_sort_unstable_by_key(output_order);
+    }
     let unmatched_left: Vec<u32> = run
         .left_order
         .iter()
@@ -255,9 +268,9 @@ fn id_prefix(id: &str) -> u128 {
     u128::from_be_bytes(bytes)
 }
 
-/// Record indices sorted by id: a parallel sort on prefixes, then full comparisons only inside
-/// runs of equal prefixes.
-fn order_by_id(records: &[Record]) -> Vec<u32> {
+/// Record indices sorted by id, with the ids' prefixes in that order: a parallel sort on
+/// prefixes, then full comparisons only inside runs of equal prefixes.
+fn order_by_id(records: &[Record]) -> (Vec<u32>, Vec<u128>) {
     let mut keyed: Vec<(u128, u32)> = records
         .par_iter()
         .enumerate()
@@ -277,22 +290,25 @@ fn order_by_id(records: &[Record]) -> Vec<u32> {
         }
         start = end;
     }
-    order
+    (order, keyed.into_iter().map(|(prefix, _)| prefix).collect())
 }
 
-/// Ranks over the ids of both sides merged; an id on both sides gets one rank.
+/// Ranks over the ids of both sides merged; an id on both sides gets one rank. Prefixes
+/// decide wherever they differ, so the merge reads the records only on equal prefixes.
 fn global_ranks(
     left: &[Record],
     right: &[Record],
-    left_order: &[u32],
-    right_order: &[u32],
+    (left_order, left_prefixes): (&[u32], &[u128]),
+    (right_order, right_prefixes): (&[u32], &[u128]),
 ) -> (Vec<u32>, Vec<u32>) {
     let mut left_rank = vec![0u32; left.len()];
     let mut right_rank = vec![0u32; right.len()];
     let (mut i, mut j, mut next) = (0, 0, 0u32);
     while i < left_order.len() || j < right_order.len() {
         let order = match (left_order.get(i), right_order.get(j)) {
-            (Some(l), Some(r)) => left[*l as usize].id.cmp(&right[*r as usize].id),
+            (Some(l), Some(r)) => left_prefixes[i]
+                .cmp(&right_prefixes[j])
+                .then_with(|| left[*l as usize].id.cmp(&right[*r as usize].id)),
             (Some(_), None) => Order::Less,
             _ => Order::Greater,
         };
@@ -309,30 +325,34 @@ fn global_ranks(
     (left_rank, right_rank)
 }
 
-/// Builds the explanation and score from verdicts.
-pub(crate) fn explain(rule: &Rule, verdicts: &[Verdict]) -> (f64, Vec<Explanation>) {
+/// The score and the marks of the explanation from each criterion's (passed, value).
+pub(crate) fn explain(
+    rule: &Rule,
+    parts: impl Iterator<Item = (bool, f64)> + Clone,
+) -> (f64, Marks) {
     let total: f64 = rule.criteria.iter().map(|c| c.weight).sum();
-    let explanation = rule
+    let marks = rule
         .criteria
         .iter()
-        .zip(verdicts)
-        .enumerate()
-        .map(|(index, (criterion, verdict))| Explanation {
-            criterion: index,
-            test: criterion.test.name(),
-            passed: verdict.passed,
-            value: round4(verdict.value),
-            contribution: if verdict.passed && total > 0.0 {
-                round4(criterion.weight * verdict.value / total)
+        .zip(parts.clone())
+        .map(|(criterion, (passed, value))| {
+            let contribution = if passed && total > 0.0 {
+                criterion.weight * value / total
             } else {
                 0.0
-            },
+            };
+            Mark::new(passed, value, contribution)
         })
         .collect();
     (
-        round4(criteria::score(&rule.criteria, verdicts)),
-        explanation,
+        round4(criteria::weighted_score(&rule.criteria, parts)),
+        marks,
     )
+}
+
+/// [`explain`] from verdicts.
+pub(crate) fn explain_verdicts(rule: &Rule, verdicts: &[Verdict]) -> (f64, Marks) {
+    explain(rule, verdicts.iter().map(|v| (v.passed, v.value)))
 }
 
 pub(crate) fn status(rule: &Rule, score: f64) -> Status {
@@ -357,50 +377,54 @@ const KEY_HOLDS: Verdict = Verdict {
     days_difference: None,
 };
 
-/// One candidate pair that passed every required criterion (32 bytes).
+/// One candidate pair that passed every required criterion, with everything its place in the
+/// best-first order depends on (sorting compares fields and never looks anything up) and its
+/// explanation, made while its verdicts were at hand so a chosen pair is never evaluated twice.
 struct Pair {
-    /// Where this pair's verdicts are kept (see [`KeptVerdicts`]).
-    slot: u32,
+    /// Unrounded score.
     score: f64,
     /// |amount difference| as f64: only used to order, ties fall through to ids.
     amount_gap: f64,
     days_gap: i32,
+    /// [`Run::pair_order`] of the pair.
+    ids: (u32, u32, u32, u32),
     left: u32,
     right: u32,
+    /// Left − right amount, when both are known.
+    amount_difference: Option<Decimal>,
+    marks: Marks,
 }
 
-/// Rules with up to this many criteria keep each scored pair's verdicts, so the chosen pairs'
-/// explanations are built without evaluating their criteria (Jaro-Winkler included) a second
-/// time; rules with more evaluate the chosen pairs again.
-const KEPT_CRITERIA: usize = 6;
+impl Pair {
+    /// Best first: higher score, then smaller amount gap, then smaller date gap, then ids.
+    fn best_first(&self, other: &Self) -> Order {
+        other
+            .score
+            .total_cmp(&self.score)
+            .then_with(|| self.amount_gap.total_cmp(&other.amount_gap))
+            .then_with(|| self.days_gap.cmp(&other.days_gap))
+            .then_with(|| self.ids.cmp(&other.ids))
+    }
 
-/// The verdicts of one scored pair, as far as the explanation needs them.
-#[derive(Debug, Clone, Copy, Default)]
-struct KeptVerdicts {
-    passed: [bool; KEPT_CRITERIA],
-    values: [f64; KEPT_CRITERIA],
+    /// Where its group goes in the output: by left id rank, then right id rank.
+    fn output_order(&self) -> u64 {
+        (u64::from(self.ids.2) << 32) | u64::from(self.ids.3)
+    }
 }
 
-impl KeptVerdicts {
-    fn keep(verdicts: &[Verdict]) -> Self {
-        let mut kept = Self::default();
-        for (i, verdict) in verdicts.iter().take(KEPT_CRITERIA).enumerate() {
-            kept.passed[i] = verdict.passed;
-            kept.values[i] = verdict.value;
+/// Moves the items for which `front` holds before the others (in no particular order) and
+/// returns how many there are. In place: the pairs of a large rule are not copied.
+fn partition<T>(items: &mut [T], front: impl Fn(&T) -> bool) -> usize {
+    let (mut low, mut high) = (0, items.len());
+    while low < high {
+        if front(&items[low]) {
+            low += 1;
+        } else {
+            high -= 1;
+            items.swap(low, high);
         }
-        kept
     }
-
-    fn verdicts(&self, count: usize) -> Vec<Verdict> {
-        (0..count.min(KEPT_CRITERIA))
-            .map(|i| Verdict {
-                passed: self.passed[i],
-                value: self.values[i],
-                amount_difference: None,
-                days_difference: None,
-            })
-            .collect()
-    }
+    low
 }
 
 /// Evaluates every criterion into `verdicts`; false as soon as a required one fails. The
@@ -450,16 +474,15 @@ fn one_to_one(
         .filter(|i| !taken.left[*i as usize])
         .collect();
     let used_right = &taken.right;
-    let keep = rule.criteria.len() <= KEPT_CRITERIA;
-    let found: Vec<(Pair, KeptVerdicts)> = run.scan(
+    let mut pairs: Vec<Pair> = run.scan(
         format!("{phase}: scoring"),
         &probes,
         |l, (candidates, verdicts): &mut (Vec<u32>, Vec<Verdict>), found| {
-            index.candidates(rule, &left[l as usize], true, candidates);
+            let a = &left[l as usize];
+            index.candidates(rule, a, true, candidates);
             for &r in candidates.iter() {
-                if used_right[r as usize]
-                    || !evaluate(rule, &left[l as usize], &right[r as usize], known, verdicts)
-                {
+                let b = &right[r as usize];
+                if used_right[r as usize] || !evaluate(rule, a, b, known, verdicts) {
                     continue;
                 }
                 let score = criteria::score(&rule.criteria, verdicts);
@@ -474,77 +497,61 @@ fn one_to_one(
                     .iter()
                     .find_map(|v| v.days_difference)
                     .map_or(i32::MAX, |d| d.unsigned_abs().min(i32::MAX as u64) as i32);
-                let kept = if keep {
-                    KeptVerdicts::keep(verdicts)
-                } else {
-                    KeptVerdicts::default()
-                };
-                found.push((
-                    Pair {
-                        slot: 0,
-                        score,
-                        amount_gap,
-                        days_gap,
-                        left: l,
-                        right: r,
-                    },
-                    kept,
-                ));
+                found.push(Pair {
+                    score,
+                    amount_gap,
+                    days_gap,
+                    ids: run.pair_order(l, r),
+                    left: l,
+                    right: r,
+                    amount_difference: a.amount.zip(b.amount).map(|(x, y)| x - y),
+                    marks: explain_verdicts(rule, verdicts).1,
+                });
             }
         },
     );
     run.check()?;
-    let (mut pairs, kept): (Vec<Pair>, Vec<KeptVerdicts>) = found
-        .into_iter()
-        .enumerate()
-        .map(|(slot, (pair, verdicts))| {
-            (
-                Pair {
-                    slot: slot as u32,
-                    ..pair
-                },
-                verdicts,
-            )
-        })
-        .unzip();
-    pairs.par_sort_unstable_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then_with(|| a.amount_gap.total_cmp(&b.amount_gap))
-            .then_with(|| a.days_gap.cmp(&b.days_gap))
-            .then_with(|| {
-                run.pair_order(a.left, a.right)
-                    .cmp(&run.pair_order(b.left, b.right))
-            })
+
+    // A pair that is the only one of both its records is chosen whatever the order, and
+    // choosing it decides nothing for any other pair, so only contested pairs are sorted.
+    let mut left_pairs = vec![0u8; left.len()];
+    let mut right_pairs = vec![0u8; right.len()];
+    for pair in &pairs {
+        let count = &mut left_pairs[pair.left as usize];
+        *count = count.saturating_add(1);
+        let count = &mut right_pairs[pair.right as usize];
+        *count = count.saturating_add(1);
+    }
+    let contested = partition(&mut pairs, |pair| {
+        left_pairs[pair.left as usize] > 1 || right_pairs[pair.right as usize] > 1
     });
-    let mut chosen = Vec::new();
-    for pair in pairs {
+    pairs[..contested].par_sort_unstable_by(Pair::best_first);
+    // (output order, position in `pairs`) of the chosen pairs.
+    let mut chosen: Vec<(u64, u32)> = Vec::with_capacity(pairs.len());
+    for (at, pair) in pairs.iter().enumerate() {
         let (l, r) = (pair.left as usize, pair.right as usize);
         if taken.left[l] || taken.right[r] {
             continue;
         }
         taken.left[l] = true;
         taken.right[r] = true;
-        chosen.push((pair.left, pair.right, pair.slot));
+        chosen.push((pair.output_order(), at as u32));
     }
+    // Groups are made in output order.
+    chosen.par_sort_unstable();
     let groups = chosen
         .par_iter()
-        .map(|&(l, r, slot)| {
-            let (a, b) = (&left[l as usize], &right[r as usize]);
-            let verdicts: Vec<Verdict> = if keep {
-                kept[slot as usize].verdicts(rule.criteria.len())
-            } else {
-                rule.criteria.iter().map(|c| c.evaluate(a, b)).collect()
-            };
-            let (score, explanation) = explain(rule, &verdicts);
+        .map(|&(_, at)| {
+            let pick = &pairs[at as usize];
+            let score = round4(pick.score);
             MatchGroup {
                 rule: rule_index,
-                left: vec![l],
-                right: vec![r],
+                left: smallvec![pick.left],
+                right: smallvec![pick.right],
                 score,
-                amount_difference: a.amount.zip(b.amount).map(|(x, y)| x - y),
+                amount_difference: pick.amount_difference,
                 status: status(rule, score),
-                explanation,
+                marks: pick.marks.clone(),
             }
         })
         .collect();

@@ -11,7 +11,7 @@ use std::io::Write;
 
 use rayon::prelude::*;
 
-use crate::outcome::{Outcome, Summary};
+use crate::outcome::{MatchGroup, Outcome, Summary};
 use crate::record::Record;
 use crate::rules::CompiledRules;
 
@@ -39,30 +39,53 @@ fn join_ids_into(out: &mut String, records: &[Record], indices: &[u32]) {
     }
 }
 
-/// Writes a value rounded to four decimals ([`crate::outcome::round4`]) exactly as `Display`
-/// does ("1", "0.5", "0.3333"), without the general float formatter, which was the largest
-/// part of rendering explanations. `round4` divides an integer by 10⁴, which IEEE rounds
-/// correctly, so the value reads back from that multiple's own digits and no shorter decimal
-/// does; below 10⁶ the spacing of doubles is far finer than 10⁻⁴. Anything else (negative,
-/// large, not a multiple) goes through `Display`.
-fn push_four_places(out: &mut String, value: f64) {
-    let scaled = (value * 10_000.0).round();
-    let exact =
-        value.is_sign_positive() && (0.0..1e10).contains(&scaled) && scaled / 10_000.0 == value;
-    if !exact {
-        let _ = write!(out, "{value}");
-        return;
-    }
-    let scaled = scaled as u64;
-    let (whole, mut fraction) = (scaled / 10_000, scaled % 10_000);
-    let _ = write!(out, "{whole}");
+/// Writes a value kept in ten-thousandths ([`crate::outcome::Mark`]) as `Display` writes the
+/// `f64` it stands for ("1", "0.5", "0.3333"): the whole part, then the fraction without
+/// trailing zeros. `k / 10⁴` is the double nearest that decimal, and no shorter decimal reads
+/// back as it, so these are `Display`'s digits; a test checks every value up to 20.
+fn push_ten_thousandths(out: &mut String, value: u64) {
+    let (whole, mut fraction) = (value / 10_000, value % 10_000);
+    push_number(out, whole, 1);
     if fraction != 0 {
         let mut digits = 4;
         while fraction % 10 == 0 {
             fraction /= 10;
             digits -= 1;
         }
-        let _ = write!(out, ".{fraction:0digits$}");
+        out.push('.');
+        push_number(out, fraction, digits);
+    }
+}
+
+/// Writes a score as `{:.4}` does, without the float formatter when it is a multiple of 10⁻⁴
+/// (scores are [`crate::outcome::round4`]ed); anything else goes through the formatter.
+fn push_score(out: &mut String, score: f64) {
+    let scaled = (score * 10_000.0).round();
+    if score.is_sign_positive() && (0.0..1e10).contains(&scaled) && scaled / 10_000.0 == score {
+        let scaled = scaled as u64;
+        push_number(out, scaled / 10_000, 1);
+        out.push('.');
+        push_number(out, scaled % 10_000, 4);
+    } else {
+        let _ = write!(out, "{score:.4}");
+    }
+}
+
+/// Writes `value` in decimal, zero-padded to at least `width` digits.
+fn push_number(out: &mut String, value: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let (mut at, mut rest) = (digits.len(), value);
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let start = at.min(digits.len() - width.min(digits.len()));
+    for digit in &digits[start..] {
+        out.push(char::from(*digit));
     }
 }
 
@@ -73,7 +96,13 @@ fn csv_error(error: csv::Error) -> std::io::Error {
 /// Groups rendered per parallel batch.
 const RENDER_CHUNK: usize = 16 * 1024;
 
-/// matches.csv: one row per group. Rows are rendered in parallel batches and written in order.
+/// Batches rendered per thread before they are written.
+const BATCHES_PER_THREAD: usize = 2;
+
+/// matches.csv: one row per group.
+///
+/// Rows are rendered in parallel batches and written in order, a window of batches at a time;
+/// the window's buffers are reused, so memory holds a window of rows, not the whole file.
 ///
 /// The `explanation` column lists every criterion of the rule, separated by `; `, as
 /// `<field(s)> <test> <value> +<contribution>` when it passed and `<field(s)> <test> <value>
@@ -88,97 +117,134 @@ pub fn write_matches(
     right: &[Record],
 ) -> std::io::Result<()> {
     out.write_all(b"group_id,rule,strategy,left_ids,right_ids,left_count,right_count,score,amount_difference,status,explanation\n")?;
-    let width = outcome.groups.len().to_string().len().max(6);
-    let names: Vec<String> = rules
-        .rules
-        .iter()
-        .map(|rule| neutralize(&rule.name).into_owned())
-        .collect();
-    let prefixes: Vec<Vec<String>> = rules
-        .rules
-        .iter()
-        .map(|rule| {
-            rule.criteria
-                .iter()
-                .map(|c| format!("{} {}", c.label, c.test.name()))
-                .collect()
-        })
-        .collect();
-    let rendered: Vec<std::io::Result<Vec<u8>>> = outcome
-        .groups
-        .par_chunks(RENDER_CHUNK)
-        .enumerate()
-        .map(|(chunk, groups)| {
-            let mut writer = csv::WriterBuilder::new()
-                .has_headers(false)
-                .from_writer(Vec::with_capacity(groups.len() * 200));
-            // Reused for every row: rendering a million rows allocated seven strings each.
-            let mut explanation = String::new();
-            let (mut group_id, mut left_ids, mut right_ids) =
-                (String::new(), String::new(), String::new());
-            let (mut left_count, mut right_count) = (String::new(), String::new());
-            let (mut score, mut difference) = (String::new(), String::new());
-            for (offset, group) in groups.iter().enumerate() {
-                explanation.clear();
-                for (i, (item, prefix)) in group
-                    .explanation
+    let layout = MatchesLayout {
+        width: outcome.groups.len().to_string().len().max(6),
+        names: rules
+            .rules
+            .iter()
+            .map(|rule| neutralize(&rule.name).into_owned())
+            .collect(),
+        prefixes: rules
+            .rules
+            .iter()
+            .map(|rule| {
+                rule.criteria
                     .iter()
-                    .zip(&prefixes[group.rule])
-                    .enumerate()
-                {
-                    if i > 0 {
-                        explanation.push_str("; ");
-                    }
-                    explanation.push_str(prefix);
-                    explanation.push(' ');
-                    push_four_places(&mut explanation, item.value);
-                    if item.passed {
-                        explanation.push_str(" +");
-                        push_four_places(&mut explanation, item.contribution);
-                    } else {
-                        explanation.push_str(" failed");
-                    }
-                }
-                let rule = &rules.rules[group.rule];
-                group_id.clear();
-                let _ = write!(group_id, "M{:0width$}", chunk * RENDER_CHUNK + offset + 1);
-                join_ids_into(&mut left_ids, left, &group.left);
-                join_ids_into(&mut right_ids, right, &group.right);
-                left_count.clear();
-                let _ = write!(left_count, "{}", group.left.len());
-                right_count.clear();
-                let _ = write!(right_count, "{}", group.right.len());
-                score.clear();
-                let _ = write!(score, "{:.4}", group.score);
-                difference.clear();
-                if let Some(d) = group.amount_difference {
-                    let _ = write!(difference, "{}", d.normalize());
-                }
-                writer
-                    .write_record([
-                        group_id.as_str(),
-                        names[group.rule].as_str(),
-                        rule.strategy.as_str(),
-                        left_ids.as_str(),
-                        right_ids.as_str(),
-                        left_count.as_str(),
-                        right_count.as_str(),
-                        score.as_str(),
-                        difference.as_str(),
-                        group.status.as_str(),
-                        explanation.as_str(),
-                    ])
-                    .map_err(csv_error)?;
-            }
-            writer
-                .into_inner()
-                .map_err(|error| std::io::Error::other(error.to_string()))
-        })
-        .collect();
-    for chunk in rendered {
-        out.write_all(&chunk?)?;
+                    .map(|c| format!("{} {}", c.label, c.test.name()))
+                    .collect()
+            })
+            .collect(),
+        rules,
+        left,
+        right,
+    };
+    let window = RENDER_CHUNK * BATCHES_PER_THREAD * rayon::current_num_threads().max(1);
+    let mut buffers: Vec<Vec<u8>> = Vec::new();
+    for (w, groups) in outcome.groups.chunks(window).enumerate() {
+        let batches = groups.len().div_ceil(RENDER_CHUNK);
+        if buffers.len() < batches {
+            buffers.resize_with(batches, Vec::new);
+        }
+        buffers[..batches]
+            .par_iter_mut()
+            .zip(groups.par_chunks(RENDER_CHUNK))
+            .enumerate()
+            .try_for_each(|(b, (buffer, batch))| {
+                buffer.clear();
+                layout.render(buffer, w * window + b * RENDER_CHUNK, batch)
+            })?;
+        for buffer in &buffers[..batches] {
+            out.write_all(buffer)?;
+        }
     }
     Ok(())
+}
+
+/// What every row of matches.csv is rendered with.
+struct MatchesLayout<'a> {
+    /// Digits of the group number.
+    width: usize,
+    /// Rule names, neutralised.
+    names: Vec<String>,
+    /// `<field(s)> <test>` of each criterion of each rule.
+    prefixes: Vec<Vec<String>>,
+    rules: &'a CompiledRules,
+    left: &'a [Record],
+    right: &'a [Record],
+}
+
+impl MatchesLayout<'_> {
+    /// Appends the rows of `groups`, the first of which is group number `first + 1`.
+    fn render(
+        &self,
+        buffer: &mut Vec<u8>,
+        first: usize,
+        groups: &[MatchGroup],
+    ) -> std::io::Result<()> {
+        let mut writer = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(buffer);
+        // Reused for every row: rendering a million rows allocated seven strings each.
+        let mut explanation = String::new();
+        let (mut group_id, mut left_ids, mut right_ids) =
+            (String::new(), String::new(), String::new());
+        let (mut left_count, mut right_count) = (String::new(), String::new());
+        let (mut score, mut difference) = (String::new(), String::new());
+        for (offset, group) in groups.iter().enumerate() {
+            explanation.clear();
+            for (i, (mark, prefix)) in group
+                .marks
+                .iter()
+                .zip(&self.prefixes[group.rule])
+                .enumerate()
+            {
+                if i > 0 {
+                    explanation.push_str("; ");
+                }
+                explanation.push_str(prefix);
+                explanation.push(' ');
+                push_ten_thousandths(&mut explanation, u64::from(mark.value));
+                if mark.passed {
+                    explanation.push_str(" +");
+                    push_ten_thousandths(&mut explanation, u64::from(mark.contribution));
+                } else {
+                    explanation.push_str(" failed");
+                }
+            }
+            let rule = &self.rules.rules[group.rule];
+            group_id.clear();
+            group_id.push('M');
+            push_number(&mut group_id, (first + offset + 1) as u64, self.width);
+            join_ids_into(&mut left_ids, self.left, &group.left);
+            join_ids_into(&mut right_ids, self.right, &group.right);
+            left_count.clear();
+            push_number(&mut left_count, group.left.len() as u64, 1);
+            right_count.clear();
+            push_number(&mut right_count, group.right.len() as u64, 1);
+            score.clear();
+            push_score(&mut score, group.score);
+            difference.clear();
+            if let Some(d) = group.amount_difference {
+                let _ = write!(difference, "{}", d.normalize());
+            }
+            writer
+                .write_record([
+                    group_id.as_str(),
+                    self.names[group.rule].as_str(),
+                    rule.strategy.as_str(),
+                    left_ids.as_str(),
+                    right_ids.as_str(),
+                    left_count.as_str(),
+                    right_count.as_str(),
+                    score.as_str(),
+                    difference.as_str(),
+                    group.status.as_str(),
+                    explanation.as_str(),
+                ])
+                .map_err(csv_error)?;
+        }
+        writer.flush()
+    }
 }
 
 /// unmatched_left.csv or unmatched_right.csv.
@@ -278,21 +344,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn four_place_values_are_written_as_display_writes_them() {
+    fn ten_thousandths_are_written_as_display_writes_their_value() {
         let mut checked = 0;
         for k in (0..=200_000u64).chain([999_999_999, 12_345_678_901]) {
             let value = crate::outcome::round4(k as f64 / 10_000.0);
             let mut out = String::new();
-            push_four_places(&mut out, value);
+            push_ten_thousandths(&mut out, k);
             assert_eq!(out, value.to_string(), "{k}");
             checked += 1;
         }
+        assert!(checked > 200_000);
+    }
+
+    #[test]
+    fn scores_are_written_as_four_place_formatting_writes_them() {
+        for k in (0..=200_000u64).chain([999_999_999, 12_345_678_901]) {
+            let score = crate::outcome::round4(k as f64 / 10_000.0);
+            let mut out = String::new();
+            push_score(&mut out, score);
+            assert_eq!(out, format!("{score:.4}"), "{k}");
+        }
         for odd in [-0.0, -0.5, 0.123_456, f64::NAN, f64::INFINITY, 1e20] {
             let mut out = String::new();
-            push_four_places(&mut out, odd);
-            assert_eq!(out, odd.to_string());
+            push_score(&mut out, odd);
+            assert_eq!(out, format!("{odd:.4}"));
         }
-        assert!(checked > 200_000);
+    }
+
+    #[test]
+    fn numbers_are_zero_padded_to_their_width() {
+        for (value, width, expected) in [
+            (0, 1, "0"),
+            (7, 6, "000007"),
+            (1_234_567, 6, "1234567"),
+            (u64::MAX, 25, "18446744073709551615"),
+        ] {
+            let mut out = String::new();
+            push_number(&mut out, value, width);
+            assert_eq!(out, expected);
+        }
     }
 
     #[test]

@@ -21,7 +21,7 @@ use rust_decimal::Decimal;
 
 use crate::candidates::Index;
 use crate::criteria::{self, Test, Verdict};
-use crate::engine::{Cancelled, Run, Taken, explain, status, sum_amounts};
+use crate::engine::{Cancelled, Run, Taken, explain_verdicts, status, sum_amounts};
 use crate::outcome::MatchGroup;
 use crate::record::Record;
 use crate::rules::Rule;
@@ -105,18 +105,18 @@ fn make_group(
     rights: Vec<u32>,
 ) -> MatchGroup {
     let verdicts = group_verdicts(rule, run.left, run.right, &lefts, &rights);
-    let (score, explanation) = explain(rule, &verdicts);
+    let (score, marks) = explain_verdicts(rule, &verdicts);
     let amount_difference = sum_amounts(run.left, &lefts)
         .zip(sum_amounts(run.right, &rights))
         .map(|(a, b)| a - b);
     MatchGroup {
         rule: rule_index,
-        left: lefts,
-        right: rights,
+        left: lefts.into(),
+        right: rights.into(),
         score,
         amount_difference,
         status: status(rule, score),
-        explanation,
+        marks,
     }
 }
 

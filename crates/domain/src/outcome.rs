@@ -1,11 +1,22 @@
 //! What a run produces: match groups with their explanations, breaks, the unmatched records of
 //! each side, and a summary. Every input record is in exactly one of: a group, a break, or its
 //! side's unmatched list. Record references are indices into the input slices.
+//!
+//! A run can make a million groups, so a group is kept small (about 100 bytes, no heap
+//! allocation for up to four members per side and four criteria): members are held inline,
+//! and the explanation is kept as [`Mark`]s, each criterion's value and contribution in
+//! ten-thousandths, which is exactly what the output prints. [`MatchGroup::explanation`]
+//! expands them with the rule's criterion names.
 
 use rust_decimal::Decimal;
 use serde::Serialize;
+use serde::ser::SerializeStruct;
+use smallvec::SmallVec;
 
-use crate::rules::CompiledRules;
+use crate::rules::{CompiledRules, Rule};
+
+/// Record indices of one side of a group, ordered by id; up to four are held inline.
+pub type Members = SmallVec<[u32; 4]>;
 
 /// Review status of a match group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -45,23 +56,91 @@ pub struct Explanation {
     pub contribution: f64,
 }
 
+/// Ten-thousandths in a unit: values and contributions are kept and printed to four places.
+pub const FOUR_PLACES: f64 = 10_000.0;
+
+/// One criterion's part in a group's score, compact: passed, and its value and contribution in
+/// ten-thousandths (both lie in [0, 1]; see [`round4`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Mark {
+    /// Whether it passed.
+    pub passed: bool,
+    /// `round4(value)` × 10⁴.
+    pub value: u16,
+    /// `round4(contribution)` × 10⁴.
+    pub contribution: u16,
+}
+
+impl Mark {
+    /// A criterion's mark from its verdict's value and what it added to the score. Values
+    /// outside [0, 1] (none of the tests produces one) are clamped.
+    pub fn new(passed: bool, value: f64, contribution: f64) -> Self {
+        Self {
+            passed,
+            value: ten_thousandths(value),
+            contribution: ten_thousandths(contribution),
+        }
+    }
+}
+
+/// `round4(value)` × 10⁴ as an integer, for a value in [0, 1].
+fn ten_thousandths(value: f64) -> u16 {
+    // In [0, 10⁴] after the clamp; NaN becomes 0.
+    (value.clamp(0.0, 1.0) * FOUR_PLACES).round() as u16
+}
+
+/// The marks of a group's criteria, in rule order; up to four are held inline.
+pub type Marks = SmallVec<[Mark; 4]>;
+
+impl Serialize for Mark {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut mark = serializer.serialize_struct("Mark", 3)?;
+        mark.serialize_field("passed", &self.passed)?;
+        mark.serialize_field("value", &(f64::from(self.value) / FOUR_PLACES))?;
+        mark.serialize_field(
+            "contribution",
+            &(f64::from(self.contribution) / FOUR_PLACES),
+        )?;
+        mark.end()
+    }
+}
+
 /// A set of left records matched with a set of right records.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MatchGroup {
     /// Index of the rule that made it.
     pub rule: usize,
     /// Left record indices, ordered by id.
-    pub left: Vec<u32>,
+    pub left: Members,
     /// Right record indices, ordered by id.
-    pub right: Vec<u32>,
+    pub right: Members,
     /// Score in [0, 1].
     pub score: f64,
     /// Sum of left amounts − sum of right amounts, when all are known.
     pub amount_difference: Option<Decimal>,
     /// Proposed or auto-confirmed.
     pub status: Status,
-    /// Per-criterion breakdown.
-    pub explanation: Vec<Explanation>,
+    /// Per-criterion breakdown, compact; [`MatchGroup::explanation`] names the criteria.
+    pub marks: Marks,
+}
+
+impl MatchGroup {
+    /// The per-criterion breakdown, with the test of each criterion of the group's rule.
+    pub fn explanation(&self, rules: &CompiledRules) -> Vec<Explanation> {
+        let rule: &Rule = &rules.rules[self.rule];
+        rule.criteria
+            .iter()
+            .zip(&self.marks)
+            .enumerate()
+            .map(|(index, (criterion, mark))| Explanation {
+                criterion: index,
+                test: criterion.test.name(),
+                passed: mark.passed,
+                value: f64::from(mark.value) / FOUR_PLACES,
+                contribution: f64::from(mark.contribution) / FOUR_PLACES,
+            })
+            .collect()
+    }
 }
 
 /// Two records that agree on a rule's key but fall outside its tolerance.
@@ -216,4 +295,43 @@ impl Outcome {
 /// Rounds to 4 decimals, so printed scores are stable.
 pub fn round4(value: f64) -> f64 {
     (value * 10_000.0).round() / 10_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A million groups are a normal run: a group stays within two cache lines, with no heap
+    /// allocation for one-to-one groups of rules with up to four criteria.
+    #[test]
+    fn a_group_is_small_and_one_to_one_groups_stay_inline() {
+        assert!(
+            std::mem::size_of::<MatchGroup>() <= 128,
+            "{}",
+            std::mem::size_of::<MatchGroup>()
+        );
+        let group = MatchGroup {
+            rule: 0,
+            left: Members::from_slice(&[1]),
+            right: Members::from_slice(&[2]),
+            score: 1.0,
+            amount_difference: None,
+            status: Status::AutoConfirmed,
+            marks: Marks::from_slice(&[Mark::new(true, 1.0, 0.5); 4]),
+        };
+        assert!(!group.left.spilled() && !group.right.spilled() && !group.marks.spilled());
+    }
+
+    #[test]
+    fn marks_keep_the_four_place_values_that_round4_gives() {
+        for value in [0.0, 0.333_333, 0.5, 0.987_65, 0.999_95, 1.0] {
+            let mark = Mark::new(true, value, value / 3.0);
+            assert_eq!(f64::from(mark.value) / FOUR_PLACES, round4(value));
+            assert_eq!(
+                f64::from(mark.contribution) / FOUR_PLACES,
+                round4(value / 3.0)
+            );
+        }
+        assert_eq!(Mark::new(false, f64::NAN, 0.0).value, 0);
+    }
 }

@@ -111,9 +111,10 @@ fn later_rules_only_see_what_earlier_rules_left_and_scores_are_explained() {
     // amount 1.0, date 1 − 0.5·2/3, similarity ≈ 0.92: R2 wins over R3 (1.0, 1.0, fails).
     assert_eq!(ids(&right, &fuzzy.right), vec!["R2"]);
     assert_eq!(fuzzy.status, Status::Proposed);
-    let tests: Vec<&str> = fuzzy.explanation.iter().map(|e| e.test).collect();
+    let explanation = fuzzy.explanation(&rules);
+    let tests: Vec<&str> = explanation.iter().map(|e| e.test).collect();
     assert_eq!(tests, vec!["amount", "date", "similarity"]);
-    let total: f64 = fuzzy.explanation.iter().map(|e| e.contribution).sum();
+    let total: f64 = explanation.iter().map(|e| e.contribution).sum();
     assert!(
         (total - fuzzy.score).abs() < 0.001,
         "contributions add up to the score"
@@ -499,10 +500,10 @@ proptest! {
     }
 }
 
-/// A one-to-one group's explanation is the same whether the scan's verdicts were kept (rules
-/// with up to six criteria) or the pair was evaluated again (rules with more).
+/// A group's explanation is the same whether its marks are held inline (rules with up to four
+/// criteria) or on the heap (rules with more).
 #[test]
-fn explanations_are_the_same_with_kept_or_fresh_verdicts() {
+fn explanations_are_the_same_held_inline_or_on_the_heap() {
     let criteria = [
         r#"{ test = "amount", field = "amount", absolute = "1.00" }"#,
         r#"{ test = "date", field = "date", days = 5 }"#,
@@ -525,26 +526,30 @@ fn explanations_are_the_same_with_kept_or_fresh_verdicts() {
             "[[rules]]\nname = \"r\"\nmin_score = 0.1\ncriteria = [\n{}\n]\n",
             criteria[..count].join(",\n")
         );
-        let outcome = reconcile(&rules(&text), &left, &right, &Silent).expect("runs");
+        let rules = rules(&text);
+        let outcome = reconcile(&rules, &left, &right, &Silent).expect("runs");
         outcome
             .groups
             .iter()
             .map(|g| {
-                let parts: Vec<(bool, f64)> =
-                    g.explanation.iter().map(|e| (e.passed, e.value)).collect();
+                let parts: Vec<(bool, f64)> = g
+                    .explanation(&rules)
+                    .iter()
+                    .map(|e| (e.passed, e.value))
+                    .collect();
                 (g.score, parts)
             })
             .collect::<Vec<_>>()
     };
-    let kept = explain(6);
-    let fresh = explain(7);
-    assert_eq!(kept.len(), 2);
-    for ((kept_score, kept_parts), (_, fresh_parts)) in kept.iter().zip(&fresh) {
+    let inline = explain(4);
+    let spilled = explain(7);
+    assert_eq!(inline.len(), 2);
+    for ((inline_score, inline_parts), (_, spilled_parts)) in inline.iter().zip(&spilled) {
         assert_eq!(
-            kept_parts.as_slice(),
-            &fresh_parts[..6],
+            inline_parts.as_slice(),
+            &spilled_parts[..4],
             "same verdicts either way"
         );
-        assert!(*kept_score > 0.0 && kept_parts.iter().any(|(_, v)| *v < 1.0 && *v > 0.0));
+        assert!(*inline_score > 0.0 && inline_parts.iter().any(|(_, v)| *v < 1.0 && *v > 0.0));
     }
 }
