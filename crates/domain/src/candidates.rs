@@ -39,8 +39,7 @@ const END: u32 = u32::MAX;
 pub(crate) enum Index<'a> {
     Key {
         criterion: usize,
-        head: FxHashMap<Cow<'a, str>, u32>,
-        next: Vec<u32>,
+        table: KeyTable<'a>,
     },
     Amount {
         sorted: AmountKeys,
@@ -115,19 +114,9 @@ impl<'a> Index<'a> {
                         }
                     })
                     .collect();
-                let mut head: FxHashMap<Cow<'a, str>, u32> = FxHashMap::default();
-                head.reserve(keys.len());
-                let mut next = vec![END; records.len()];
-                for (i, key) in keys.into_iter().enumerate() {
-                    if let Some(key) = key {
-                        let previous = head.insert(key, i as u32);
-                        next[i] = previous.unwrap_or(END);
-                    }
-                }
                 Self::Key {
                     criterion,
-                    head,
-                    next,
+                    table: KeyTable::build(keys),
                 }
             }
             Blocking::AmountBand(criterion) => {
@@ -203,18 +192,9 @@ impl<'a> Index<'a> {
     ) {
         out.clear();
         match self {
-            Self::Key {
-                criterion,
-                head,
-                next,
-            } => {
-                let Some(key) = rule.criteria[*criterion].key(probe, probe_is_left) else {
-                    return;
-                };
-                let mut at = head.get(&*key).copied().unwrap_or(END);
-                while at != END {
-                    out.push(at);
-                    at = next[at as usize];
+            Self::Key { criterion, table } => {
+                if let Some(key) = rule.criteria[*criterion].key(probe, probe_is_left) {
+                    table.find(&key, out);
                 }
             }
             Self::Amount {
@@ -297,6 +277,129 @@ impl<'a> Index<'a> {
                         .map(|(i, _)| i),
                 );
             }
+        }
+    }
+}
+
+/// Keys held in a table slot itself; a longer key is compared through `KeyTable::keys`.
+const INLINE_KEY: usize = 16;
+
+/// Set in a slot's length when more than one record has its key.
+const SHARED: u64 = 1 << 63;
+
+/// One slot of a [`KeyTable`], 32 bytes, half a cache line: the key's hash; the last record
+/// inserted with the key plus one (0: the slot is empty) in the low half and the key's length
+/// in bytes (with [`SHARED`]) in the high half; the key's bytes, zero-padded, when it has at
+/// most [`INLINE_KEY`]. All zeros is an empty slot, so a new table is zeroed memory that the
+/// system hands out lazily instead of 64 MB written up front.
+type KeySlot = [u64; 4];
+
+/// The first [`INLINE_KEY`] bytes of `key`, zero-padded, as two words.
+fn inline_key(key: &str) -> [u64; 2] {
+    let mut bytes = [0u8; INLINE_KEY];
+    let length = key.len().min(INLINE_KEY);
+    bytes[..length].copy_from_slice(&key.as_bytes()[..length]);
+    let (low, high) = bytes.split_at(8);
+    [
+        u64::from_le_bytes(low.try_into().unwrap_or_default()),
+        u64::from_le_bytes(high.try_into().unwrap_or_default()),
+    ]
+}
+
+/// The exact-key index: an open-addressing hash table (linear probing, at most half full)
+/// from each key to the records that have it, chained through `next`, newest first.
+///
+/// A probe for a short key (references and invoice numbers are: at most [`INLINE_KEY`] bytes)
+/// reads one slot and, when its key has one record, nothing else: the key is compared with
+/// the slot's copy. A general hash map of borrowed strings read a control byte, a bucket and
+/// the key's own allocation, three cache misses in tables far larger than the caches, and
+/// that was most of an exact-key reconciliation's matching time.
+pub(crate) struct KeyTable<'a> {
+    slots: Vec<KeySlot>,
+    /// Shift that takes a hash's top bits (the best mixed) to a slot number.
+    shift: u32,
+    /// Each record's key (for keys too long for a slot).
+    keys: Vec<Option<Cow<'a, str>>>,
+    /// The record inserted before each one with the same key.
+    next: Vec<u32>,
+}
+
+fn key_hash(key: &str) -> u64 {
+    let mut hasher = FxHasher::default();
+    hasher.write(key.as_bytes());
+    hasher.finish()
+}
+
+impl<'a> KeyTable<'a> {
+    /// Indexes `keys[i]`, the key of record `i` (`None`: not indexed).
+    pub(crate) fn build(keys: Vec<Option<Cow<'a, str>>>) -> Self {
+        let hashes: Vec<u64> = keys
+            .par_iter()
+            .map(|key| key.as_deref().map_or(0, key_hash))
+            .collect();
+        let present = keys.iter().filter(|k| k.is_some()).count();
+        let capacity = (present.max(8) * 2).next_power_of_two();
+        let mut table = Self {
+            slots: vec![[0u64; 4]; capacity],
+            shift: 64 - capacity.trailing_zeros(),
+            next: vec![END; keys.len()],
+            keys: Vec::new(),
+        };
+        for (i, key) in keys.iter().enumerate() {
+            let Some(key) = key else { continue };
+            let hash = hashes[i];
+            let at = table.locate(hash, key, &keys);
+            let slot = &mut table.slots[at];
+            let record = i as u64 + 1;
+            if slot[1] == 0 {
+                let [low, high] = inline_key(key);
+                *slot = [hash, record | ((key.len() as u64) << 32), low, high];
+            } else {
+                table.next[i] = (slot[1] as u32).wrapping_sub(1);
+                slot[1] = (slot[1] & !u64::from(u32::MAX)) | record | SHARED;
+            }
+        }
+        table.keys = keys;
+        table
+    }
+
+    /// The slot holding `key`, or the empty slot where it would go.
+    fn locate(&self, hash: u64, key: &str, keys: &[Option<Cow<'a, str>>]) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut at = (hash >> self.shift) as usize & mask;
+        let length = key.len() as u64;
+        let inline = inline_key(key);
+        loop {
+            let slot = &self.slots[at];
+            if slot[1] == 0 {
+                return at;
+            }
+            if slot[0] == hash
+                && (slot[1] >> 32) & !(SHARED >> 32) == length
+                && slot[2..] == inline
+                && (key.len() <= INLINE_KEY
+                    || keys[(slot[1] as u32 - 1) as usize].as_deref() == Some(key))
+            {
+                return at;
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// Appends the records whose key is `key`, newest first.
+    pub(crate) fn find(&self, key: &str, out: &mut Vec<u32>) {
+        let slot = &self.slots[self.locate(key_hash(key), key, &self.keys)];
+        if slot[1] == 0 {
+            return;
+        }
+        let mut at = (slot[1] as u32).wrapping_sub(1);
+        if slot[1] & SHARED == 0 {
+            out.push(at);
+            return;
+        }
+        while at != END {
+            out.push(at);
+            at = self.next[at as usize];
         }
     }
 }
@@ -437,6 +540,42 @@ mod tests {
 
     fn d(text: &str) -> Decimal {
         text.parse().expect("decimal")
+    }
+
+    #[test]
+    fn the_key_table_finds_exactly_the_records_with_the_key_newest_first() {
+        // Short and long keys (over the 16 inline bytes), shared keys, keys that differ only
+        // past byte 16, missing keys, and enough of them to wrap and collide in the table.
+        let mut keys: Vec<Option<String>> = Vec::new();
+        for i in 0..5_000u32 {
+            keys.push(match i % 7 {
+                0 => None,
+                1 => Some(format!("REF{:05}", i % 300)),
+                2 => Some(format!("a-rather-long-invoice-number-{}", i % 200)),
+                3 => Some(format!("exactly-16-bytes{}", i % 3)),
+                4 => Some(format!("{:016}", i % 50)),
+                _ => Some(format!("k{i}")),
+            });
+        }
+        let table = KeyTable::build(
+            keys.iter()
+                .map(|k| k.as_deref().map(Cow::Borrowed))
+                .collect(),
+        );
+        let mut probes: Vec<String> = keys.iter().flatten().cloned().collect();
+        probes.extend(
+            ["", "REF99999", "exactly-16-bytes", "exactly-16-bytes9", "k"].map(String::from),
+        );
+        let mut found = Vec::new();
+        for probe in &probes {
+            found.clear();
+            table.find(probe, &mut found);
+            let expected: Vec<u32> = (0..keys.len() as u32)
+                .rev()
+                .filter(|i| keys[*i as usize].as_deref() == Some(probe.as_str()))
+                .collect();
+            assert_eq!(found, expected, "{probe:?}");
+        }
     }
 
     fn range(keys: &AmountKeys, low: &str, high: &str) -> Vec<u32> {

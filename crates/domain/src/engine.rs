@@ -99,18 +99,55 @@ impl Run<'_> {
         T: Send,
         S: Default,
     {
+        let batches = self.scan_batches(phase, probes, each);
+        let mut found = Vec::with_capacity(batches.iter().map(Vec::len).sum());
+        for mut batch in batches {
+            found.append(&mut batch);
+        }
+        found
+    }
+
+    /// [`Run::scan`] without joining the batches' results: a large scan's results are not
+    /// copied into one vector (one-to-one walks the batches as they are).
+    pub(crate) fn scan_batches<T, S>(
+        &self,
+        phase: String,
+        probes: &[u32],
+        each: impl Fn(u32, &mut S, &mut Vec<T>) + Sync,
+    ) -> Vec<Vec<T>>
+    where
+        T: Send,
+        S: Default,
+    {
+        self.scan_chunks(phase, probes, |chunk, scratch: &mut S, found| {
+            for &probe in chunk {
+                each(probe, scratch, found);
+            }
+        })
+    }
+
+    /// [`Run::scan_batches`] with `each` called once per batch of probes, so it can do one
+    /// step for all of them before the next (see [`one_to_one`]).
+    pub(crate) fn scan_chunks<T, S>(
+        &self,
+        phase: String,
+        probes: &[u32],
+        each: impl Fn(&[u32], &mut S, &mut Vec<T>) + Sync,
+    ) -> Vec<Vec<T>>
+    where
+        T: Send,
+        S: Default,
+    {
         let progress = self.phase(phase, probes.len());
         probes
             .par_chunks(BATCH)
-            .flat_map_iter(|chunk| {
+            .map(|chunk| {
                 let mut found = Vec::new();
                 if self.cancelled.load(Ordering::Relaxed) {
                     return found;
                 }
                 let mut scratch = S::default();
-                for &probe in chunk {
-                    each(probe, &mut scratch, &mut found);
-                }
+                each(chunk, &mut scratch, &mut found);
                 progress.advance(chunk.len());
                 found
             })
@@ -210,7 +247,12 @@ pub fn reconcile(
                 made
             }
         };
-        groups.extend(made);
+        if groups.is_empty() {
+            // The first rule's groups are kept as they are, not copied.
+            groups = made;
+        } else {
+            groups.extend(made);
+        }
     }
     run.check()?;
     let breaks = find_breaks(&run, rules, &mut taken)?;
@@ -412,21 +454,6 @@ impl Pair {
     }
 }
 
-/// Moves the items for which `front` holds before the others (in no particular order) and
-/// returns how many there are. In place: the pairs of a large rule are not copied.
-fn partition<T>(items: &mut [T], front: impl Fn(&T) -> bool) -> usize {
-    let (mut low, mut high) = (0, items.len());
-    while low < high {
-        if front(&items[low]) {
-            low += 1;
-        } else {
-            high -= 1;
-            items.swap(low, high);
-        }
-    }
-    low
-}
-
 /// Evaluates every criterion into `verdicts`; false as soon as a required one fails. The
 /// blocking key criterion (`known`) is not evaluated again.
 fn evaluate(
@@ -449,6 +476,15 @@ fn evaluate(
         verdicts.push(verdict);
     }
     true
+}
+
+/// What one batch of a one-to-one scan reuses from probe to probe.
+#[derive(Default)]
+struct ScanScratch {
+    candidates: Vec<u32>,
+    /// (left, right) candidate pairs of the batch.
+    pairs: Vec<(u32, u32)>,
+    verdicts: Vec<Verdict>,
 }
 
 /// One-to-one: score every candidate pair, then take pairs best-first, each record once.
@@ -474,15 +510,34 @@ fn one_to_one(
         .filter(|i| !taken.left[*i as usize])
         .collect();
     let used_right = &taken.right;
-    let mut pairs: Vec<Pair> = run.scan(
+    // Each batch of probes is taken in steps: the candidates of every probe, then a pass that
+    // only reads each candidate record, then the scoring. The records are found at random
+    // places; a loop that only loads lets the processor wait for many of them at once, where
+    // scoring each pair as it was found waited for one miss at a time.
+    let mut batches: Vec<Vec<Pair>> = run.scan_chunks(
         format!("{phase}: scoring"),
         &probes,
-        |l, (candidates, verdicts): &mut (Vec<u32>, Vec<Verdict>), found| {
-            let a = &left[l as usize];
-            index.candidates(rule, a, true, candidates);
-            for &r in candidates.iter() {
-                let b = &right[r as usize];
-                if used_right[r as usize] || !evaluate(rule, a, b, known, verdicts) {
+        |chunk, scratch: &mut ScanScratch, found| {
+            let ScanScratch {
+                candidates,
+                pairs,
+                verdicts,
+            } = scratch;
+            pairs.clear();
+            for &l in chunk {
+                index.candidates(rule, &left[l as usize], true, candidates);
+                pairs.extend(candidates.iter().map(|&r| (l, r)));
+            }
+            pairs.retain(|&(_, r)| !used_right[r as usize]);
+            let touched = pairs.iter().fold(0u64, |sum, &(_, r)| {
+                sum.wrapping_add(right[r as usize].line)
+                    .wrapping_add(u64::from(run.right_rank[r as usize]))
+            });
+            std::hint::black_box(touched);
+            found.reserve_exact(pairs.len());
+            for &(l, r) in pairs.iter() {
+                let (a, b) = (&left[l as usize], &right[r as usize]);
+                if !evaluate(rule, a, b, known, verdicts) {
                     continue;
                 }
                 let score = criteria::score(&rule.criteria, verdicts);
@@ -513,36 +568,42 @@ fn one_to_one(
     run.check()?;
 
     // A pair that is the only one of both its records is chosen whatever the order, and
-    // choosing it decides nothing for any other pair, so only contested pairs are sorted.
+    // choosing it decides nothing for any other pair, so only contested pairs are taken out of
+    // the batches and sorted; the others are chosen where they lie.
     let mut left_pairs = vec![0u8; left.len()];
     let mut right_pairs = vec![0u8; right.len()];
-    for pair in &pairs {
+    for pair in batches.iter().flatten() {
         let count = &mut left_pairs[pair.left as usize];
         *count = count.saturating_add(1);
         let count = &mut right_pairs[pair.right as usize];
         *count = count.saturating_add(1);
     }
-    let contested = partition(&mut pairs, |pair| {
-        left_pairs[pair.left as usize] > 1 || right_pairs[pair.right as usize] > 1
-    });
-    pairs[..contested].par_sort_unstable_by(Pair::best_first);
-    // (output order, position in `pairs`) of the chosen pairs.
-    let mut chosen: Vec<(u64, u32)> = Vec::with_capacity(pairs.len());
-    for (at, pair) in pairs.iter().enumerate() {
+    let mut contested: Vec<Pair> = batches
+        .iter_mut()
+        .flat_map(|batch| {
+            batch.extract_if(.., |pair| {
+                left_pairs[pair.left as usize] > 1 || right_pairs[pair.right as usize] > 1
+            })
+        })
+        .collect();
+    contested.par_sort_unstable_by(Pair::best_first);
+    // (output order, pair) of the chosen pairs.
+    let mut chosen: Vec<(u64, &Pair)> =
+        Vec::with_capacity(contested.len() + batches.iter().map(Vec::len).sum::<usize>());
+    for pair in contested.iter().chain(batches.iter().flatten()) {
         let (l, r) = (pair.left as usize, pair.right as usize);
         if taken.left[l] || taken.right[r] {
             continue;
         }
         taken.left[l] = true;
         taken.right[r] = true;
-        chosen.push((pair.output_order(), at as u32));
+        chosen.push((pair.output_order(), pair));
     }
     // Groups are made in output order.
-    chosen.par_sort_unstable();
+    chosen.par_sort_unstable_by_key(|(order, _)| *order);
     let groups = chosen
         .par_iter()
-        .map(|&(_, at)| {
-            let pick = &pairs[at as usize];
+        .map(|&(_, pick)| {
             let score = round4(pick.score);
             MatchGroup {
                 rule: rule_index,
