@@ -8,6 +8,7 @@
 //! ten-thousandths, which is exactly what the output prints. [`MatchGroup::explanation`]
 //! expands them with the rule's criterion names.
 
+use rayon::prelude::*;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde::ser::SerializeStruct;
@@ -235,8 +236,36 @@ pub struct Summary {
 impl Outcome {
     /// Summarises the outcome; `skipped` are the readers' left-out rows per side.
     pub fn summary(&self, rules: &CompiledRules, skipped: (usize, usize)) -> Summary {
-        let matched_left: usize = self.groups.iter().map(|g| g.left.len()).sum();
-        let matched_right: usize = self.groups.iter().map(|g| g.right.len()).sum();
+        // One parallel pass: per rule, (groups, left records, right records, auto-confirmed).
+        let per_rule = self
+            .groups
+            .par_iter()
+            .fold(
+                || vec![[0usize; 4]; rules.rules.len()],
+                |mut counts, group| {
+                    if let Some(count) = counts.get_mut(group.rule) {
+                        count[0] += 1;
+                        count[1] += group.left.len();
+                        count[2] += group.right.len();
+                        count[3] += usize::from(group.status == Status::AutoConfirmed);
+                    }
+                    counts
+                },
+            )
+            .reduce(
+                || vec![[0usize; 4]; rules.rules.len()],
+                |mut a, b| {
+                    for (x, y) in a.iter_mut().zip(b) {
+                        for k in 0..4 {
+                            x[k] += y[k];
+                        }
+                    }
+                    a
+                },
+            );
+        let total_of = |k: usize| per_rule.iter().map(|count| count[k]).sum::<usize>();
+        let (matched_left, matched_right) = (total_of(1), total_of(2));
+        let auto_confirmed = total_of(3);
         let total = self.left_records + self.right_records;
         let rate = if total == 0 {
             0.0
@@ -259,16 +288,8 @@ impl Outcome {
                 skipped_rows: skipped.1,
             },
             groups: self.groups.len(),
-            auto_confirmed: self
-                .groups
-                .iter()
-                .filter(|g| g.status == Status::AutoConfirmed)
-                .count(),
-            proposed: self
-                .groups
-                .iter()
-                .filter(|g| g.status == Status::Proposed)
-                .count(),
+            auto_confirmed,
+            proposed: self.groups.len() - auto_confirmed,
             breaks: self.breaks.len(),
             match_rate: round4(rate),
             components_over_limit: self.components_over_limit,
@@ -276,16 +297,12 @@ impl Outcome {
                 .rules
                 .iter()
                 .enumerate()
-                .map(|(index, rule)| {
-                    let made: Vec<&MatchGroup> =
-                        self.groups.iter().filter(|g| g.rule == index).collect();
-                    RuleSummary {
-                        name: rule.name.clone(),
-                        strategy: rule.strategy.as_str(),
-                        groups: made.len(),
-                        left_records: made.iter().map(|g| g.left.len()).sum(),
-                        right_records: made.iter().map(|g| g.right.len()).sum(),
-                    }
+                .map(|(index, rule)| RuleSummary {
+                    name: rule.name.clone(),
+                    strategy: rule.strategy.as_str(),
+                    groups: per_rule[index][0],
+                    left_records: per_rule[index][1],
+                    right_records: per_rule[index][2],
                 })
                 .collect(),
         }
