@@ -307,7 +307,13 @@ pub fn compare_amounts(
     right: Decimal,
 ) -> Verdict {
     let difference = left - right;
-    let tolerance = amount_tolerance(absolute, relative, left, right);
+    // Without a relative part the tolerance is the absolute one (never negative): no
+    // multiplication for the common exact or fixed-tolerance rule.
+    let tolerance = if relative.is_zero() {
+        absolute
+    } else {
+        amount_tolerance(absolute, relative, left, right)
+    };
     let passed = difference.abs() <= tolerance;
     let value = if !passed {
         0.0
