@@ -9,6 +9,7 @@
 use std::fmt::Write as _;
 use std::io::Write;
 
+use chrono::{Datelike, NaiveDate};
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 
@@ -390,46 +391,106 @@ fn push_cell(out: &mut String, text: &str) {
 }
 
 /// unmatched_left.csv or unmatched_right.csv.
+///
+/// Rows are rendered in parallel batches and written in order, a window at a time, as for
+/// matches.csv. The records are listed in id order, which is unrelated to where they lie:
+/// each block's records, then their ids and references, are read by loops that only load
+/// before its rows are built (see [`IdTable::gather`]).
 pub fn write_unmatched(
-    out: impl Write,
+    mut out: impl Write,
     records: &[Record],
     indices: &[u32],
 ) -> std::io::Result<()> {
-    let mut writer = csv::Writer::from_writer(out);
-    writer
-        .write_record([
-            "id",
-            "line",
-            "reference",
-            "amount",
-            "currency",
-            "date",
-            "counterparty",
-            "description",
-        ])
-        .map_err(csv_error)?;
-    for index in indices {
-        let record = &records[*index as usize];
-        let text = |value: &Option<Box<str>>| {
-            value
-                .as_deref()
-                .map(|v| neutralize(v).into_owned())
-                .unwrap_or_default()
-        };
-        writer
-            .write_record([
-                neutralize(&record.id).into_owned(),
-                record.line.to_string(),
-                text(&record.reference),
-                record.amount.map(|a| a.to_string()).unwrap_or_default(),
-                record.currency.map(|c| c.to_string()).unwrap_or_default(),
-                record.date.map(|d| d.to_string()).unwrap_or_default(),
-                text(&record.counterparty),
-                text(&record.description),
-            ])
-            .map_err(csv_error)?;
+    out.write_all(b"id,line,reference,amount,currency,date,counterparty,description\n")?;
+    let window = RENDER_CHUNK * BATCHES_PER_THREAD * rayon::current_num_threads().max(1);
+    let mut buffers: Vec<String> = Vec::new();
+    for rows in indices.chunks(window) {
+        let batches = rows.len().div_ceil(RENDER_CHUNK);
+        if buffers.len() < batches {
+            buffers.resize_with(batches, String::new);
+        }
+        buffers[..batches]
+            .par_iter_mut()
+            .zip(rows.par_chunks(RENDER_CHUNK))
+            .for_each(|(buffer, batch)| {
+                buffer.clear();
+                render_unmatched(buffer, records, batch);
+            });
+        for buffer in &buffers[..batches] {
+            out.write_all(buffer.as_bytes())?;
+        }
     }
-    writer.flush()
+    out.flush()
+}
+
+/// Records read ahead of the rows built from them.
+const TOUCH_BLOCK: usize = 64;
+
+/// Appends the unmatched.csv rows of `indices`.
+fn render_unmatched(out: &mut String, records: &[Record], indices: &[u32]) {
+    let text = |out: &mut String, value: &Option<Box<str>>| {
+        if let Some(value) = value {
+            push_cell(out, &neutralize(value));
+        }
+    };
+    for block in indices.chunks(TOUCH_BLOCK) {
+        let touched = block.iter().fold(0u64, |sum, &i| {
+            let record = &records[i as usize];
+            sum.wrapping_add(record.line)
+                .wrapping_add(record.id.len() as u64)
+                .wrapping_add(record.amount.map_or(0, |a| u64::from(a.scale())))
+        });
+        let touched = block.iter().fold(touched, |sum, &i| {
+            let record = &records[i as usize];
+            let first = |text: Option<&str>| text.and_then(|t| t.bytes().next()).unwrap_or(0);
+            sum.wrapping_add(u64::from(first(Some(&record.id))))
+                .wrapping_add(u64::from(first(record.reference.as_deref())))
+        });
+        std::hint::black_box(touched);
+        for &i in block {
+            let record = &records[i as usize];
+            push_cell(out, &neutralize(&record.id));
+            out.push(',');
+            push_number(out, record.line, 1);
+            out.push(',');
+            text(out, &record.reference);
+            out.push(',');
+            if let Some(amount) = record.amount {
+                let _ = write!(out, "{amount}");
+            }
+            out.push(',');
+            if let Some(currency) = record.currency {
+                out.push_str(currency.as_str());
+            }
+            out.push(',');
+            if let Some(date) = record.date {
+                push_date(out, date);
+            }
+            out.push(',');
+            text(out, &record.counterparty);
+            out.push(',');
+            text(out, &record.description);
+            out.push('\n');
+        }
+    }
+}
+
+/// Writes a date as `Display` writes it: `YYYY-MM-DD` for years 0 to 9999 (the others through
+/// the formatter, which adds a sign).
+fn push_date(out: &mut String, date: NaiveDate) {
+    let year = date.year();
+    match u64::try_from(year) {
+        Ok(year @ 0..=9999) => {
+            push_number(out, year, 4);
+            out.push('-');
+            push_number(out, u64::from(date.month()), 2);
+            out.push('-');
+            push_number(out, u64::from(date.day()), 2);
+        }
+        _ => {
+            let _ = write!(out, "{date}");
+        }
+    }
 }
 
 /// breaks.csv.
@@ -484,6 +545,26 @@ pub fn write_summary(mut out: impl Write, summary: &Summary) -> std::io::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_written_as_display_writes_them() {
+        let mut checked = 0;
+        let years = (-50..=120)
+            .chain(1900..=2100)
+            .chain([9998, 9999, 10_000, 262_142]);
+        for year in years {
+            for (month, day) in [(1, 1), (2, 28), (6, 9), (12, 31)] {
+                let Some(date) = NaiveDate::from_ymd_opt(year, month, day) else {
+                    continue;
+                };
+                let mut out = String::new();
+                push_date(&mut out, date);
+                assert_eq!(out, date.to_string());
+                checked += 1;
+            }
+        }
+        assert!(checked > 1500);
+    }
 
     #[test]
     fn ten_thousandths_are_written_as_display_writes_their_value() {
@@ -594,6 +675,86 @@ mod tests {
             ours.push_str(",y\n");
             assert_eq!(ours, expected, "{cell:?}");
         }
+    }
+
+    #[test]
+    fn unmatched_rows_are_what_the_csv_writer_made_of_the_same_values() {
+        use crate::record::Currency;
+        let texts = [
+            "plain",
+            "a,b",
+            "say \"hi\"",
+            "line\nbreak",
+            "=1+1",
+            "-5",
+            "ünï, çødé",
+        ];
+        let records: Vec<Record> = (0..5000usize)
+            .map(|i| {
+                let mut record = Record::new(format!("{}{i}", ["L", "=", "id,"][i % 3]));
+                record.line = i as u64 * 7 + 2;
+                record.reference = (i % 4 != 0).then(|| texts[i % texts.len()].into());
+                record.amount =
+                    (i % 5 != 0).then(|| Decimal::new(i as i64 * 37 - 90_000, (i % 4) as u32));
+                record.currency = (i % 2 == 0).then(|| Currency::parse("eur")).flatten();
+                record.date = NaiveDate::from_ymd_opt(
+                    [2026, 1, 9999, 10_000, -3][i % 5],
+                    1 + (i % 12) as u32,
+                    1 + (i % 28) as u32,
+                );
+                record.counterparty = (i % 3 == 0).then(|| texts[(i / 3) % texts.len()].into());
+                record.description = (i % 7 == 0).then(|| "x".repeat(i % 40).into());
+                record
+            })
+            .collect();
+        // Records in an order unrelated to their positions, over several batches and windows.
+        let indices: Vec<u32> = (0..records.len() as u32)
+            .rev()
+            .step_by(3)
+            .chain((0..records.len() as u32).cycle().take(3 * RENDER_CHUNK * 4))
+            .collect();
+        let mut ours = Vec::new();
+        write_unmatched(&mut ours, &records, &indices).expect("writes to memory");
+
+        let mut expected = csv::Writer::from_writer(Vec::new());
+        expected
+            .write_record([
+                "id",
+                "line",
+                "reference",
+                "amount",
+                "currency",
+                "date",
+                "counterparty",
+                "description",
+            ])
+            .expect("writes to memory");
+        let text = |value: &Option<Box<str>>| {
+            value
+                .as_deref()
+                .map(|v| neutralize(v).into_owned())
+                .unwrap_or_default()
+        };
+        for &i in &indices {
+            let record = &records[i as usize];
+            expected
+                .write_record([
+                    neutralize(&record.id).into_owned(),
+                    record.line.to_string(),
+                    text(&record.reference),
+                    record.amount.map(|a| a.to_string()).unwrap_or_default(),
+                    record.currency.map(|c| c.to_string()).unwrap_or_default(),
+                    record.date.map(|d| d.to_string()).unwrap_or_default(),
+                    text(&record.counterparty),
+                    text(&record.description),
+                ])
+                .expect("writes to memory");
+        }
+        let expected = expected.into_inner().expect("flushes to memory");
+        assert_eq!(
+            String::from_utf8_lossy(&ours),
+            String::from_utf8_lossy(&expected)
+        );
     }
 
     #[test]

@@ -433,30 +433,36 @@ fn json_row(
 /// first one's line; with `skip` they are left out, in line order.
 fn check_unique_ids(dataset: &mut Dataset, on_error: OnError) -> Result<(), ReadError> {
     let records = &dataset.records;
-    let mut hashed: Vec<(u64, u32)> = records
+    // 32 bits of each id's hash above its position, as one word: sorting single words is
+    // about twice as fast as (hash, position) pairs, and equal hashes (a hundred or so among
+    // a million distinct ids) end up together in position order, where the ids are compared.
+    let mut hashed: Vec<u64> = records
         .par_iter()
         .enumerate()
         .map(|(index, record)| {
             let mut hasher = FxHasher::default();
             record.id.hash(&mut hasher);
-            (hasher.finish(), index as u32)
+            (hasher.finish() & 0xffff_ffff_0000_0000) | index as u64
         })
         .collect();
     hashed.par_sort_unstable();
+    let position = |key: &u64| *key as u32 as usize;
     // (position of a repeated id, position of its first occurrence)
     let mut duplicates: Vec<(usize, usize)> = Vec::new();
     for same_hash in hashed
-        .chunk_by(|a, b| a.0 == b.0)
+        .chunk_by(|a, b| a >> 32 == b >> 32)
         .filter(|run| run.len() > 1)
     {
         // In position order: the first equal id before a position is its first occurrence.
-        for (k, &(_, at)) in same_hash.iter().enumerate().skip(1) {
-            let id = &records[at as usize].id;
-            if let Some(&(_, first)) = same_hash[..k]
+        for (k, key) in same_hash.iter().enumerate().skip(1) {
+            let at = position(key);
+            let id = &records[at].id;
+            if let Some(first) = same_hash[..k]
                 .iter()
-                .find(|(_, earlier)| records[*earlier as usize].id == *id)
+                .map(position)
+                .find(|earlier| records[*earlier].id == *id)
             {
-                duplicates.push((at as usize, first as usize));
+                duplicates.push((at, first));
             }
         }
     }
