@@ -5,8 +5,9 @@
 //! Everything left is unmatched. The output is deterministic: every ordering decision is broken
 //! by record ids, never by input position or thread timing, so the same inputs and rules give
 //! the same outcome whatever the thread count or input order. Ids are ranked once per run
-//! (a parallel sort on 16-byte prefixes, then a merge of both sides), and every later ordering
-//! compares those ranks rather than strings.
+//! (a parallel sort of 16-byte keys: 12 bytes of the id after the prefix all ids share, and the
+//! record's index; then a merge of both sides), and every later ordering compares those ranks
+//! rather than strings.
 //!
 //! Progress is reported through an [`Observer`] (phase, done, total) from worker threads, and
 //! the observer's `is_cancelled` is polled every few thousand records; a cancelled run returns
@@ -207,15 +208,16 @@ pub fn reconcile(
         "more than 4 billion records per side are not supported"
     );
     observer.progress("ordering ids", 0, 1);
-    let ((left_order, left_prefixes), (right_order, right_prefixes)) =
-        rayon::join(|| order_by_id(left), || order_by_id(right));
+    let skip = shared_id_prefix(left, right);
+    let ((left_order, left_keys), (right_order, right_keys)) =
+        rayon::join(|| order_by_id(left, skip), || order_by_id(right, skip));
     let (left_rank, right_rank) = global_ranks(
         left,
         right,
-        (&left_order, &left_prefixes),
-        (&right_order, &right_prefixes),
+        (&left_order, &left_keys),
+        (&right_order, &right_keys),
     );
-    drop((left_prefixes, right_prefixes));
+    drop((left_keys, right_keys));
     let run = Run {
         left,
         right,
@@ -304,29 +306,55 @@ pub fn reconcile(
     })
 }
 
-/// The first 16 bytes of an id as a big-endian number: these order ids as strings do, except
-/// that equal prefixes need the full comparison.
-fn id_prefix(id: &str) -> u128 {
+/// The number of leading bytes that every id of both sides shares ("INV-2026-" of
+/// "INV-2026-000001"…): sort keys start after them, where ids differ.
+fn shared_id_prefix(left: &[Record], right: &[Record]) -> usize {
+    let Some(first) = left.first().or(right.first()).map(|r| r.id.as_bytes()) else {
+        return 0;
+    };
+    let shared = |records: &[Record]| {
+        records
+            .par_iter()
+            .map(|r| {
+                let id = r.id.as_bytes();
+                first.iter().zip(id).take_while(|(a, b)| a == b).count()
+            })
+            .min()
+            .unwrap_or(first.len())
+    };
+    let (in_left, in_right) = rayon::join(|| shared(left), || shared(right));
+    in_left.min(in_right)
+}
+
+/// Bytes of an id (after the shared prefix) in a sort key.
+const KEY_ID_BYTES: usize = 12;
+
+/// An id's sort key: [`KEY_ID_BYTES`] bytes after the first `skip`, zero-padded, above the
+/// record's index. Keys order records as their ids do wherever those bytes differ (`key >> 32`
+/// differs); equal ones need the full comparison.
+fn id_key(id: &str, skip: usize, index: u32) -> u128 {
     let mut bytes = [0u8; 16];
-    let length = id.len().min(16);
-    bytes[..length].copy_from_slice(&id.as_bytes()[..length]);
+    let rest = id.as_bytes().get(skip..).unwrap_or_default();
+    let length = rest.len().min(KEY_ID_BYTES);
+    bytes[..length].copy_from_slice(&rest[..length]);
+    bytes[KEY_ID_BYTES..].copy_from_slice(&index.to_be_bytes());
     u128::from_be_bytes(bytes)
 }
 
-/// Record indices sorted by id, with the ids' prefixes in that order: a parallel sort on
-/// prefixes, then full comparisons only inside runs of equal prefixes.
-fn order_by_id(records: &[Record]) -> (Vec<u32>, Vec<u128>) {
-    let mut keyed: Vec<(u128, u32)> = records
+/// Record indices sorted by id, with their sort keys ([`id_key`]) in that order: a parallel
+/// sort of 16-byte keys, then full comparisons only inside runs of keys with equal id bytes.
+fn order_by_id(records: &[Record], skip: usize) -> (Vec<u32>, Vec<u128>) {
+    let mut keys: Vec<u128> = records
         .par_iter()
         .enumerate()
-        .map(|(i, r)| (id_prefix(&r.id), i as u32))
+        .map(|(i, r)| id_key(&r.id, skip, i as u32))
         .collect();
-    keyed.par_sort_unstable();
-    let mut order: Vec<u32> = keyed.iter().map(|(_, i)| *i).collect();
+    keys.par_sort_unstable();
+    let mut order: Vec<u32> = keys.par_iter().map(|key| *key as u32).collect();
     let mut start = 0;
-    while start < keyed.len() {
+    while start < keys.len() {
         let mut end = start + 1;
-        while end < keyed.len() && keyed[end].0 == keyed[start].0 {
+        while end < keys.len() && keys[end] >> 32 == keys[start] >> 32 {
             end += 1;
         }
         if end - start > 1 {
@@ -335,24 +363,24 @@ fn order_by_id(records: &[Record]) -> (Vec<u32>, Vec<u128>) {
         }
         start = end;
     }
-    (order, keyed.into_iter().map(|(prefix, _)| prefix).collect())
+    (order, keys)
 }
 
-/// Ranks over the ids of both sides merged; an id on both sides gets one rank. Prefixes
-/// decide wherever they differ, so the merge reads the records only on equal prefixes.
+/// Ranks over the ids of both sides merged; an id on both sides gets one rank. The keys' id
+/// bytes decide wherever they differ, so the merge reads the records only where they are equal.
 fn global_ranks(
     left: &[Record],
     right: &[Record],
-    (left_order, left_prefixes): (&[u32], &[u128]),
-    (right_order, right_prefixes): (&[u32], &[u128]),
+    (left_order, left_keys): (&[u32], &[u128]),
+    (right_order, right_keys): (&[u32], &[u128]),
 ) -> (Vec<u32>, Vec<u32>) {
     let mut left_rank = vec![0u32; left.len()];
     let mut right_rank = vec![0u32; right.len()];
     let (mut i, mut j, mut next) = (0, 0, 0u32);
     while i < left_order.len() || j < right_order.len() {
         let order = match (left_order.get(i), right_order.get(j)) {
-            (Some(l), Some(r)) => left_prefixes[i]
-                .cmp(&right_prefixes[j])
+            (Some(l), Some(r)) => (left_keys[i] >> 32)
+                .cmp(&(right_keys[j] >> 32))
                 .then_with(|| left[*l as usize].id.cmp(&right[*r as usize].id)),
             (Some(_), None) => Order::Less,
             _ => Order::Greater,
@@ -742,4 +770,81 @@ fn find_breaks(
     }
     breaks.sort_by_key(|b| run.left_rank[b.left as usize]);
     Ok(breaks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(ids: &[String]) -> Vec<Record> {
+        ids.iter().map(|id| Record::new(id.as_str())).collect()
+    }
+
+    /// Ids that share long prefixes, differ only past the key's bytes, hold NUL bytes or are
+    /// prefixes of each other, with some on both sides.
+    fn awkward_ids(seed: u64, count: usize, side: &str) -> Vec<String> {
+        let mut state = seed;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..count)
+            .map(|i| {
+                let n = next();
+                match n % 6 {
+                    0 => format!("INV-2026-11-{:06}", n % 5000),
+                    1 => format!("INV-2026-11-{:06}-{side}{i}", n % 50),
+                    2 => format!("INV-2026-11-000000000000{}", n % 7),
+                    3 => format!("INV-2026-11-{}\0{i}{side}", n % 3),
+                    4 => format!("INV-2026-11-{:x}{side}{i}", n % 4096),
+                    _ => format!("INV-2026-11-{i}{side}"),
+                }
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .rev()
+            .collect()
+    }
+
+    #[test]
+    fn ids_are_ordered_and_ranked_as_strings_compare() {
+        for (seed, skip_first) in [(7, false), (11, true), (12345, false)] {
+            let mut left_ids = awkward_ids(seed, 3000, "L");
+            let right_ids = awkward_ids(seed ^ 0xabcdef, 3000, "R");
+            if skip_first {
+                // Nothing shared: one id starts differently.
+                left_ids.push("A".to_owned());
+            }
+            let (left, right) = (records(&left_ids), records(&right_ids));
+            let skip = shared_id_prefix(&left, &right);
+            assert_eq!(skip, if skip_first { 0 } else { "INV-2026-11-".len() });
+            let (left_order, left_keys) = order_by_id(&left, skip);
+            let (right_order, right_keys) = order_by_id(&right, skip);
+            let mut expected: Vec<u32> = (0..left.len() as u32).collect();
+            expected.sort_by(|a, b| left[*a as usize].id.cmp(&left[*b as usize].id));
+            assert_eq!(left_order, expected);
+            let (left_rank, right_rank) = global_ranks(
+                &left,
+                &right,
+                (&left_order, &left_keys),
+                (&right_order, &right_keys),
+            );
+            let mut all: Vec<&str> = left_ids
+                .iter()
+                .chain(&right_ids)
+                .map(String::as_str)
+                .collect();
+            all.sort_unstable();
+            all.dedup();
+            let rank_of = |id: &str| all.binary_search(&id).expect("every id is listed") as u32;
+            for (i, id) in left_ids.iter().enumerate() {
+                assert_eq!(left_rank[i], rank_of(id), "{id:?}");
+            }
+            for (i, id) in right_ids.iter().enumerate() {
+                assert_eq!(right_rank[i], rank_of(id), "{id:?}");
+            }
+        }
+    }
 }
