@@ -103,21 +103,13 @@ impl<'a> Index<'a> {
         let available = |i: usize| !used[i];
         match rule.blocking {
             Blocking::Key(criterion) => {
-                let keys: Vec<Option<Cow<'a, str>>> = records
-                    .par_iter()
-                    .enumerate()
-                    .map(|(i, record)| {
-                        if available(i) {
-                            rule.criteria[criterion].key(record, target_is_left)
-                        } else {
-                            None
-                        }
-                    })
-                    .collect();
-                Self::Key {
-                    criterion,
-                    table: KeyTable::build(keys),
-                }
+                let criterion_rule = &rule.criteria[criterion];
+                let table = KeyTable::build(records.len(), |i| {
+                    available(i)
+                        .then(|| criterion_rule.key(&records[i], target_is_left))
+                        .flatten()
+                });
+                Self::Key { criterion, table }
             }
             Blocking::AmountBand(criterion) => {
                 let Test::Amount { absolute, relative } = rule.criteria[criterion].test else {
@@ -318,6 +310,9 @@ impl<'a> Index<'a> {
     }
 }
 
+/// Records whose keys one parallel task of [`KeyTable::build`] finds and hashes.
+const BUILD_CHUNK: usize = 16 * 1024;
+
 /// Keys whose home slots are read together before they are inserted or looked up.
 const TOUCH_BLOCK: usize = 32;
 
@@ -371,40 +366,80 @@ fn key_hash(key: &str) -> u64 {
 }
 
 impl<'a> KeyTable<'a> {
-    /// Indexes `keys[i]`, the key of record `i` (`None`: not indexed).
-    pub(crate) fn build(keys: Vec<Option<Cow<'a, str>>>) -> Self {
-        let hashes: Vec<u64> = keys
-            .par_iter()
-            .map(|key| key.as_deref().map_or(0, key_hash))
+    /// Indexes records `0..count` by `key_of(record)` (`None`: not indexed). Keys are found
+    /// and hashed in parallel chunks, kept per chunk (no copy into one vector), and only the
+    /// records that have one are visited after: a table for a few leftover records (breaks)
+    /// costs what they do.
+    pub(crate) fn build(
+        count: usize,
+        key_of: impl Fn(usize) -> Option<Cow<'a, str>> + Sync,
+    ) -> Self {
+        let mut chunks: Vec<Vec<(u32, u64, Cow<'a, str>)>> = (0..count.div_ceil(BUILD_CHUNK))
+            .into_par_iter()
+            .map(|chunk| {
+                (chunk * BUILD_CHUNK..((chunk + 1) * BUILD_CHUNK).min(count))
+                    .filter_map(|i| {
+                        let key = key_of(i)?;
+                        Some((i as u32, key_hash(&key), key))
+                    })
+                    .collect()
+            })
             .collect();
-        let present = keys.iter().filter(|k| k.is_some()).count();
+        let present: usize = chunks.iter().map(Vec::len).sum();
         let capacity = (present.max(8) * 2).next_power_of_two();
         let mut table = Self {
             slots: vec![[0u64; 4]; capacity],
             shift: 64 - capacity.trailing_zeros(),
-            next: vec![END; keys.len()],
+            next: vec![END; count],
             keys: Vec::new(),
         };
-        for start in (0..keys.len()).step_by(TOUCH_BLOCK) {
-            let block = start..(start + TOUCH_BLOCK).min(keys.len());
-            table.touch(hashes[block.clone()].iter().copied());
-            for i in block {
-                let Some(key) = &keys[i] else { continue };
-                let hash = hashes[i];
-                let at = table.locate(hash, key, &keys);
-                let slot = &mut table.slots[at];
-                let record = i as u64 + 1;
+        // Each record's key is kept only when some key is too long for a slot.
+        if chunks
+            .iter()
+            .flatten()
+            .any(|(_, _, key)| key.len() > INLINE_KEY)
+        {
+            let mut keys: Vec<Option<Cow<'a, str>>> = vec![None; count];
+            for (record, _, key) in chunks.iter_mut().flatten() {
+                keys[*record as usize] = Some(std::mem::take(key));
+            }
+            table.insert(
+                &chunks,
+                |record, _| keys[record as usize].as_deref().unwrap_or_default(),
+                &keys,
+            );
+            table.keys = keys;
+        } else {
+            table.insert(&chunks, |_, key| key, &[]);
+        }
+        table
+    }
+
+    /// Inserts every (record, hash, key) of `chunks`, in order, a block at a time; the key is
+    /// `key_of(record, key)`. `keys` holds each record's key when some key is longer than a
+    /// slot's.
+    fn insert<'k>(
+        &mut self,
+        chunks: &'k [Vec<(u32, u64, Cow<'a, str>)>],
+        key_of: impl Fn(u32, &'k str) -> &'k str,
+        keys: &[Option<Cow<'a, str>>],
+    ) {
+        for block in chunks.iter().flat_map(|chunk| chunk.chunks(TOUCH_BLOCK)) {
+            self.touch(block.iter().map(|(_, hash, _)| *hash));
+            for (index, hash, key) in block {
+                let key = key_of(*index, key);
+                let found = self.locate(*hash, key, keys);
+                let slot = &mut self.slots[found];
+                let record = u64::from(*index) + 1;
                 if slot[1] == 0 {
                     let [low, high] = inline_key(key);
-                    *slot = [hash, record | ((key.len() as u64) << 32), low, high];
+                    *slot = [*hash, record | ((key.len() as u64) << 32), low, high];
                 } else {
-                    table.next[i] = (slot[1] as u32).wrapping_sub(1);
+                    self.next[*index as usize] = (slot[1] as u32).wrapping_sub(1);
                     slot[1] = (slot[1] & !u64::from(u32::MAX)) | record | SHARED;
                 }
             }
         }
-        table.keys = keys;
-        table
     }
 
     /// Reads the home slot of each hash and nothing else. The table is far larger than the
@@ -607,35 +642,50 @@ mod tests {
     #[test]
     fn the_key_table_finds_exactly_the_records_with_the_key_newest_first() {
         // Short and long keys (over the 16 inline bytes), shared keys, keys that differ only
-        // past byte 16, missing keys, and enough of them to wrap and collide in the table.
-        let mut keys: Vec<Option<String>> = Vec::new();
-        for i in 0..5_000u32 {
-            keys.push(match i % 7 {
-                0 => None,
-                1 => Some(format!("REF{:05}", i % 300)),
-                2 => Some(format!("a-rather-long-invoice-number-{}", i % 200)),
-                3 => Some(format!("exactly-16-bytes{}", i % 3)),
-                4 => Some(format!("{:016}", i % 50)),
-                _ => Some(format!("k{i}")),
-            });
+        // past byte 16, missing keys, and enough of them to wrap and collide in the table;
+        // then short keys only (the table keeps no keys of its own).
+        for with_long_keys in [true, false] {
+            let mut keys: Vec<Option<String>> = Vec::new();
+            // Several of the build's parallel chunks.
+            for i in 0..(BUILD_CHUNK as u32 * 3 + 500) {
+                keys.push(match i % 7 {
+                    0 => None,
+                    1 => Some(format!("REF{:05}", i % 300)),
+                    2 if with_long_keys => {
+                        Some(format!("a-rather-long-invoice-number-{}", i % 200))
+                    }
+                    3 if with_long_keys => Some(format!("exactly-16-bytes{}", i % 3)),
+                    3 => Some(format!("exactly-16-byte{}", i % 3)),
+                    4 => Some(format!("{:016}", i % 50)),
+                    _ => Some(format!("k{i}")),
+                });
+            }
+            assert_eq!(
+                keys.iter().flatten().any(|k| k.len() > INLINE_KEY),
+                with_long_keys
+            );
+            key_table_finds(&keys);
         }
-        let table = KeyTable::build(
-            keys.iter()
-                .map(|k| k.as_deref().map(Cow::Borrowed))
-                .collect(),
-        );
+    }
+
+    fn key_table_finds(keys: &[Option<String>]) {
+        let table = KeyTable::build(keys.len(), |i| keys[i].as_deref().map(Cow::Borrowed));
         let mut probes: Vec<String> = keys.iter().flatten().cloned().collect();
         probes.extend(
             ["", "REF99999", "exactly-16-bytes", "exactly-16-bytes9", "k"].map(String::from),
         );
+        // Each key's records, newest first, by a plain scan.
+        let mut expected: FxHashMap<&str, Vec<u32>> = FxHashMap::default();
+        for (i, key) in keys.iter().enumerate().rev() {
+            if let Some(key) = key {
+                expected.entry(key).or_default().push(i as u32);
+            }
+        }
         let mut found = Vec::new();
         for probe in &probes {
             found.clear();
             table.find(probe, &mut found);
-            let expected: Vec<u32> = (0..keys.len() as u32)
-                .rev()
-                .filter(|i| keys[*i as usize].as_deref() == Some(probe.as_str()))
-                .collect();
+            let expected = expected.get(probe.as_str()).cloned().unwrap_or_default();
             assert_eq!(found, expected, "{probe:?}");
         }
     }

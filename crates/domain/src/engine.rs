@@ -728,12 +728,17 @@ fn find_breaks(
                 .then(a.1.cmp(&b.1))
                 .then_with(|| run.pair_order(a.2, a.3).cmp(&run.pair_order(b.2, b.3)))
         });
+        let mut chosen = Vec::new();
         for (_, _, l, r, verdicts) in found {
             if taken.left[l as usize] || taken.right[r as usize] {
                 continue;
             }
             taken.left[l as usize] = true;
             taken.right[r as usize] = true;
+            chosen.push((l, r, verdicts));
+        }
+        // Their reasons are written in parallel: formatting decimals was most of this phase.
+        breaks.par_extend(chosen.into_par_iter().map(|(l, r, verdicts)| {
             let reasons: Vec<String> = rule
                 .criteria
                 .iter()
@@ -758,17 +763,17 @@ fn find_breaks(
                     },
                 )
                 .collect();
-            breaks.push(Break {
+            Break {
                 rule: rule_index,
                 left: l,
                 right: r,
                 amount_difference: verdicts.iter().find_map(|v| v.amount_difference),
                 days_difference: verdicts.iter().find_map(|v| v.days_difference),
                 reason: reasons.join("; "),
-            });
-        }
+            }
+        }));
     }
-    breaks.sort_by_key(|b| run.left_rank[b.left as usize]);
+    breaks.par_sort_by_key(|b| run.left_rank[b.left as usize]);
     Ok(breaks)
 }
 
