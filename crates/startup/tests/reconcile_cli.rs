@@ -162,6 +162,22 @@ fn the_examples_reconcile_into_the_expected_buckets_deterministically() {
         );
     }
     assert!(!out.path().join("matches.csv.partial").exists());
+
+    // Results already in the directory are replaced whole.
+    std::fs::write(out.path().join("matches.csv"), "stale\n").expect("writes");
+    std::fs::write(out.path().join("breaks.csv"), "").expect("writes");
+    let third = reconcile(
+        &example("bank_statement.csv"),
+        &example("ledger.csv"),
+        &example("rules.toml"),
+        out.path(),
+        &[],
+    );
+    assert!(third.status.success(), "{}", stderr(&third));
+    for name in ["matches.csv", "breaks.csv"] {
+        assert_eq!(read(out.path(), name), read(again.path(), name), "{name}");
+    }
+    assert!(!out.path().join("matches.csv.partial").exists());
 }
 
 #[test]
