@@ -263,12 +263,19 @@ pub fn reconcile(
     let breaks = find_breaks(&run, rules, &mut taken)?;
 
     let (left_rank, right_rank) = (&run.left_rank, &run.right_rank);
-    groups.par_iter_mut().for_each(|group| {
-        group.left.sort_unstable_by_key(|i| left_rank[*i as usize]);
-        group
-            .right
-            .sort_unstable_by_key(|i| right_rank[*i as usize]);
-    });
+    // One-to-one groups have one record a side: only the other strategies' need ordering.
+    let one_to_one_only = rules
+        .rules
+        .iter()
+        .all(|rule| rule.strategy == Strategy::OneToOne);
+    if !one_to_one_only {
+        groups.par_iter_mut().for_each(|group| {
+            group.left.sort_unstable_by_key(|i| left_rank[*i as usize]);
+            group
+                .right
+                .sort_unstable_by_key(|i| right_rank[*i as usize]);
+        });
+    }
     let first =
         |ranks: &[u32], indices: &[u32]| indices.first().map_or(u32::MAX, |i| ranks[*i as usize]);
     let output_order = |g: &MatchGroup| {
@@ -279,21 +286,23 @@ pub fn reconcile(
         )
     };
     // One-to-one rules make their groups in this order already.
-    if !groups.is_sorted_by_key(output_order) {
+    let sorted = groups
+        .par_windows(2)
+        .all(|pair| output_order(&pair[0]) <= output_order(&pair[1]));
+    if !sorted {
         groups.par_sort_unstable_by_key(output_order);
     }
-    let unmatched_left: Vec<u32> = run
-        .left_order
-        .iter()
-        .copied()
-        .filter(|i| !taken.left[*i as usize])
-        .collect();
-    let unmatched_right: Vec<u32> = run
-        .right_order
-        .iter()
-        .copied()
-        .filter(|i| !taken.right[*i as usize])
-        .collect();
+    let unmatched = |order: &[u32], taken: &[bool]| -> Vec<u32> {
+        order
+            .par_iter()
+            .copied()
+            .filter(|i| !taken[*i as usize])
+            .collect()
+    };
+    let (unmatched_left, unmatched_right) = rayon::join(
+        || unmatched(&run.left_order, &taken.left),
+        || unmatched(&run.right_order, &taken.right),
+    );
     observer.progress("done", 1, 1);
     Ok(Outcome {
         groups,
