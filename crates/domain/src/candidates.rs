@@ -15,6 +15,7 @@
 
 use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{Days, NaiveDate};
 use rayon::prelude::*;
@@ -176,7 +177,7 @@ impl<'a> Index<'a> {
     /// The candidates of every record of `probes` (indices into `records`, the side not
     /// indexed), appended to `out` as (probe, candidate) pairs in probe order, each probe's as
     /// [`Index::candidates`] gives them. A key index looks the probes up a block at a time
-    /// (see [`KeyTable::touch`]); the others probe one by one. `candidates` is scratch.
+    /// (see [`KeyTable::touch_all`]); the others probe one by one. `candidates` is scratch.
     pub(crate) fn candidate_pairs(
         &self,
         rule: &Rule,
@@ -201,7 +202,7 @@ impl<'a> Index<'a> {
                 let key = criterion.key(&records[probe as usize], probe_is_left)?;
                 Some((probe, key_hash(&key), key))
             }));
-            table.touch(keyed.iter().map(|(_, hash, _)| *hash));
+            table.touch_all(keyed.iter().map(|(_, hash, _)| *hash));
             for (probe, hash, key) in &keyed {
                 candidates.clear();
                 table.find_hashed(*hash, key, candidates);
@@ -349,14 +350,22 @@ fn inline_key(key: &str) -> [u64; 2] {
 /// the slot's copy. A general hash map of borrowed strings read a control byte, a bucket and
 /// the key's own allocation, three cache misses in tables far larger than the caches, and
 /// that was most of an exact-key reconciliation's matching time.
+///
+/// The slots are split into one part per thread (a power of two), chosen by the hash's top
+/// bits; probing wraps within a part. Each part is filled by its own thread, in record order,
+/// so the build runs in parallel and gives the same table whatever the thread timing.
 pub(crate) struct KeyTable<'a> {
     slots: Vec<KeySlot>,
-    /// Shift that takes a hash's top bits (the best mixed) to a slot number.
-    shift: u32,
+    /// log2 of the number of parts.
+    part_bits: u32,
+    /// log2 of the slots per part.
+    part_slot_bits: u32,
     /// Each record's key (for keys too long for a slot).
     keys: Vec<Option<Cow<'a, str>>>,
-    /// The record inserted before each one with the same key.
-    next: Vec<u32>,
+    /// The record inserted before each one with the same key. Each record is written by the
+    /// one thread that fills its key's part (relaxed atomics: no ordering is needed, the
+    /// build's threads are joined before any read).
+    next: Vec<AtomicU32>,
 }
 
 fn key_hash(key: &str) -> u64 {
@@ -364,6 +373,15 @@ fn key_hash(key: &str) -> u64 {
     hasher.write(key.as_bytes());
     hasher.finish()
 }
+
+/// Most parts a key table is split into.
+const MAX_PARTS: usize = 16;
+
+/// Slots a part has at least.
+const MIN_PART_SLOTS: usize = 16;
+
+/// A key's (record, hash, key) as the build found it.
+type KeyEntry<'a> = (u32, u64, Cow<'a, str>);
 
 impl<'a> KeyTable<'a> {
     /// Indexes records `0..count` by `key_of(record)` (`None`: not indexed). Keys are found
@@ -374,7 +392,7 @@ impl<'a> KeyTable<'a> {
         count: usize,
         key_of: impl Fn(usize) -> Option<Cow<'a, str>> + Sync,
     ) -> Self {
-        let mut chunks: Vec<Vec<(u32, u64, Cow<'a, str>)>> = (0..count.div_ceil(BUILD_CHUNK))
+        let mut chunks: Vec<Vec<KeyEntry<'a>>> = (0..count.div_ceil(BUILD_CHUNK))
             .into_par_iter()
             .map(|chunk| {
                 (chunk * BUILD_CHUNK..((chunk + 1) * BUILD_CHUNK).min(count))
@@ -386,11 +404,17 @@ impl<'a> KeyTable<'a> {
             })
             .collect();
         let present: usize = chunks.iter().map(Vec::len).sum();
-        let capacity = (present.max(8) * 2).next_power_of_two();
+        let parts = rayon::current_num_threads()
+            .next_power_of_two()
+            .clamp(1, MAX_PARTS);
+        let capacity = (present * 2)
+            .max(parts * MIN_PART_SLOTS)
+            .next_power_of_two();
         let mut table = Self {
             slots: vec![[0u64; 4]; capacity],
-            shift: 64 - capacity.trailing_zeros(),
-            next: vec![END; count],
+            part_bits: parts.trailing_zeros(),
+            part_slot_bits: (capacity / parts).trailing_zeros(),
+            next: (0..count).map(|_| AtomicU32::new(END)).collect(),
             keys: Vec::new(),
         };
         // Each record's key is kept only when some key is too long for a slot.
@@ -403,79 +427,85 @@ impl<'a> KeyTable<'a> {
             for (record, _, key) in chunks.iter_mut().flatten() {
                 keys[*record as usize] = Some(std::mem::take(key));
             }
-            table.insert(
+            table.fill(
                 &chunks,
                 |record, _| keys[record as usize].as_deref().unwrap_or_default(),
                 &keys,
             );
             table.keys = keys;
         } else {
-            table.insert(&chunks, |_, key| key, &[]);
+            table.fill(&chunks, |_, key| key, &[]);
         }
         table
     }
 
-    /// Inserts every (record, hash, key) of `chunks`, in order, a block at a time; the key is
-    /// `key_of(record, key)`. `keys` holds each record's key when some key is longer than a
-    /// slot's.
-    fn insert<'k>(
+    /// Inserts every entry of `chunks` into its part, each part by its own thread, in order;
+    /// an entry's key is `key_of(record, key)`. `keys` holds each record's key when some key
+    /// is longer than a slot's.
+    fn fill<'k>(
         &mut self,
-        chunks: &'k [Vec<(u32, u64, Cow<'a, str>)>],
-        key_of: impl Fn(u32, &'k str) -> &'k str,
+        chunks: &'k [Vec<KeyEntry<'a>>],
+        key_of: impl Fn(u32, &'k str) -> &'k str + Sync,
         keys: &[Option<Cow<'a, str>>],
     ) {
-        for block in chunks.iter().flat_map(|chunk| chunk.chunks(TOUCH_BLOCK)) {
-            self.touch(block.iter().map(|(_, hash, _)| *hash));
-            for (index, hash, key) in block {
-                let key = key_of(*index, key);
-                let found = self.locate(*hash, key, keys);
-                let slot = &mut self.slots[found];
-                let record = u64::from(*index) + 1;
-                if slot[1] == 0 {
-                    let [low, high] = inline_key(key);
-                    *slot = [*hash, record | ((key.len() as u64) << 32), low, high];
-                } else {
-                    self.next[*index as usize] = (slot[1] as u32).wrapping_sub(1);
-                    slot[1] = (slot[1] & !u64::from(u32::MAX)) | record | SHARED;
+        let (part_bits, part_slot_bits) = (self.part_bits, self.part_slot_bits);
+        let next = &self.next;
+        self.slots
+            .par_chunks_mut(1 << part_slot_bits)
+            .enumerate()
+            .for_each(|(part, slots)| {
+                let mine = |(_, hash, _): &&KeyEntry<'a>| Self::part_of(*hash, part_bits) == part;
+                let home = |hash: u64| Self::home_in_part(hash, part_bits, part_slot_bits);
+                for block in chunks.iter().flat_map(|chunk| chunk.chunks(TOUCH_BLOCK)) {
+                    touch(
+                        slots,
+                        block.iter().filter(mine).map(|(_, hash, _)| home(*hash)),
+                    );
+                    for (index, hash, key) in block.iter().filter(mine) {
+                        let key = key_of(*index, key);
+                        let at = locate(slots, home(*hash), *hash, key, keys);
+                        let slot = &mut slots[at];
+                        let record = u64::from(*index) + 1;
+                        if slot[1] == 0 {
+                            let [low, high] = inline_key(key);
+                            *slot = [*hash, record | ((key.len() as u64) << 32), low, high];
+                        } else {
+                            next[*index as usize]
+                                .store((slot[1] as u32).wrapping_sub(1), Ordering::Relaxed);
+                            slot[1] = (slot[1] & !u64::from(u32::MAX)) | record | SHARED;
+                        }
+                    }
                 }
-            }
-        }
+            });
     }
 
-    /// Reads the home slot of each hash and nothing else. The table is far larger than the
-    /// caches, so each slot is a cache miss; a loop that only loads lets the processor wait for
-    /// a whole block of them at once, where inserting or probing one key after the other
-    /// waited for one miss at a time (the table's build was a serial tenth of an exact-key
-    /// run). The slots stay in cache for the block's real work right after.
-    fn touch(&self, hashes: impl Iterator<Item = u64>) {
-        let mask = self.slots.len() - 1;
+    /// The part a hash's key lives in: its top bits.
+    fn part_of(hash: u64, part_bits: u32) -> usize {
+        hash.checked_shr(64 - part_bits).unwrap_or(0) as usize
+    }
+
+    /// A hash's home slot within its part: the bits after the part's.
+    fn home_in_part(hash: u64, part_bits: u32, part_slot_bits: u32) -> usize {
+        ((hash << part_bits) >> (64 - part_slot_bits)) as usize
+    }
+
+    /// The slots of the part holding `hash`'s key, and the key's home slot in them.
+    fn part(&self, hash: u64) -> (&[KeySlot], usize) {
+        let part = Self::part_of(hash, self.part_bits);
+        let length = 1 << self.part_slot_bits;
+        (
+            &self.slots[part * length..(part + 1) * length],
+            Self::home_in_part(hash, self.part_bits, self.part_slot_bits),
+        )
+    }
+
+    /// Reads the home slot of each hash and nothing else (see [`touch`]).
+    fn touch_all(&self, hashes: impl Iterator<Item = u64>) {
         let sum = hashes.fold(0u64, |sum, hash| {
-            sum.wrapping_add(self.slots[(hash >> self.shift) as usize & mask][1])
+            let (slots, home) = self.part(hash);
+            sum.wrapping_add(slots[home][1])
         });
         std::hint::black_box(sum);
-    }
-
-    /// The slot holding `key`, or the empty slot where it would go.
-    fn locate(&self, hash: u64, key: &str, keys: &[Option<Cow<'a, str>>]) -> usize {
-        let mask = self.slots.len() - 1;
-        let mut at = (hash >> self.shift) as usize & mask;
-        let length = key.len() as u64;
-        let inline = inline_key(key);
-        loop {
-            let slot = &self.slots[at];
-            if slot[1] == 0 {
-                return at;
-            }
-            if slot[0] == hash
-                && (slot[1] >> 32) & !(SHARED >> 32) == length
-                && slot[2..] == inline
-                && (key.len() <= INLINE_KEY
-                    || keys[(slot[1] as u32 - 1) as usize].as_deref() == Some(key))
-            {
-                return at;
-            }
-            at = (at + 1) & mask;
-        }
     }
 
     /// Appends the records whose key is `key`, newest first.
@@ -485,7 +515,8 @@ impl<'a> KeyTable<'a> {
 
     /// [`KeyTable::find`] for a key whose hash is known.
     fn find_hashed(&self, hash: u64, key: &str, out: &mut Vec<u32>) {
-        let slot = &self.slots[self.locate(hash, key, &self.keys)];
+        let (slots, home) = self.part(hash);
+        let slot = &slots[locate(slots, home, hash, key, &self.keys)];
         if slot[1] == 0 {
             return;
         }
@@ -496,8 +527,48 @@ impl<'a> KeyTable<'a> {
         }
         while at != END {
             out.push(at);
-            at = self.next[at as usize];
+            at = self.next[at as usize].load(Ordering::Relaxed);
         }
+    }
+}
+
+/// Reads the given slots and nothing else. The table is far larger than the caches, so each
+/// slot is a cache miss; a loop that only loads lets the processor wait for a whole block of
+/// them at once, where inserting or probing one key after the other waited for one miss at a
+/// time (the table's build was a serial tenth of an exact-key run). The slots stay in cache
+/// for the block's real work right after.
+fn touch(slots: &[KeySlot], homes: impl Iterator<Item = usize>) {
+    let sum = homes.fold(0u64, |sum, home| sum.wrapping_add(slots[home][1]));
+    std::hint::black_box(sum);
+}
+
+/// The slot of `slots` (one part) holding `key`, or the empty slot where it would go, probing
+/// from `home`.
+fn locate(
+    slots: &[KeySlot],
+    home: usize,
+    hash: u64,
+    key: &str,
+    keys: &[Option<Cow<'_, str>>],
+) -> usize {
+    let mask = slots.len() - 1;
+    let mut at = home;
+    let length = key.len() as u64;
+    let inline = inline_key(key);
+    loop {
+        let slot = &slots[at];
+        if slot[1] == 0 {
+            return at;
+        }
+        if slot[0] == hash
+            && (slot[1] >> 32) & !(SHARED >> 32) == length
+            && slot[2..] == inline
+            && (key.len() <= INLINE_KEY
+                || keys[(slot[1] as u32 - 1) as usize].as_deref() == Some(key))
+        {
+            return at;
+        }
+        at = (at + 1) & mask;
     }
 }
 
@@ -664,7 +735,14 @@ mod tests {
                 keys.iter().flatten().any(|k| k.len() > INLINE_KEY),
                 with_long_keys
             );
-            key_table_finds(&keys);
+            // One part, and several filled at once (the part count follows the threads).
+            for threads in [1, 3, 8] {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .expect("a thread pool")
+                    .install(|| key_table_finds(&keys));
+            }
         }
     }
 
