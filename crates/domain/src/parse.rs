@@ -62,11 +62,18 @@ pub fn parse_amount(text: &str, format: &AmountFormat) -> Result<Decimal, String
     // The digits are accumulated as they are checked; a number of up to 28 digits (every
     // amount of money) becomes a Decimal directly, without the canonical text that longer ones
     // are parsed from.
-    let (mut mantissa, mut count, mut scale) = (0i128, 0u32, 0u32);
+    // The first 19 digits (any u64) are accumulated in a u64, the rest in the i128 they then
+    // become: the u64 step is most of the work for money and several times cheaper.
+    let (mut small, mut mantissa, mut count, mut scale) = (0u64, 0i128, 0u32, 0u32);
     let mut seen_decimal = false;
     for c in digits.chars() {
         if let Some(digit) = c.to_digit(10) {
-            if count < MAX_DIRECT_DIGITS {
+            if count < SMALL_DIGITS {
+                small = small * 10 + u64::from(digit);
+            } else if count < MAX_DIRECT_DIGITS {
+                if count == SMALL_DIGITS {
+                    mantissa = i128::from(small);
+                }
                 mantissa = mantissa * 10 + i128::from(digit);
             }
             count += 1;
@@ -82,6 +89,9 @@ pub fn parse_amount(text: &str, format: &AmountFormat) -> Result<Decimal, String
     if count == 0 {
         return Err("no digits in amount".to_owned());
     }
+    if count <= SMALL_DIGITS {
+        mantissa = i128::from(small);
+    }
     // (A negative zero keeps its sign through the text path, as it always has.)
     if count <= MAX_DIRECT_DIGITS && !(negative && mantissa == 0) {
         let signed = if negative { -mantissa } else { mantissa };
@@ -91,6 +101,9 @@ pub fn parse_amount(text: &str, format: &AmountFormat) -> Result<Decimal, String
     }
     parse_canonical(negative, digits, format)
 }
+
+/// Digits a u64 always holds.
+const SMALL_DIGITS: u32 = 19;
 
 /// Digits a Decimal's 96-bit mantissa always holds.
 const MAX_DIRECT_DIGITS: u32 = 28;
@@ -286,6 +299,13 @@ mod tests {
             "79228162514264337593543950335",
             "79228162514264337593543950336",
             "1234567890123456789012345678.9",
+            "9999999999999999999",
+            "-9999999999999999999",
+            "99999999999999999999",
+            "18446744073709551615",
+            "1234567890.123456789",
+            "1234567890.1234567890",
+            "0.00000000000000000001",
         ]
         .iter()
         .map(|t| (*t).to_owned())
