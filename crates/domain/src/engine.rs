@@ -19,6 +19,7 @@
 
 use std::cmp::Ordering as Order;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use rayon::prelude::*;
 use rust_decimal::Decimal;
@@ -234,12 +235,19 @@ pub fn reconcile(
     };
     let mut groups = Vec::new();
     let mut components_over_limit = 0;
+    // Per rule, the candidate pairs of a one-to-one key rule that failed a criterion: the
+    // only pairs that can be breaks.
+    let mut near_misses: Vec<NearMisses> = vec![Vec::new(); rules.rules.len()];
     let count = rules.rules.len();
     for (index, rule) in rules.rules.iter().enumerate() {
         run.check()?;
         let phase = format!("rule {}/{count} {:?}", index + 1, rule.name);
         let made = match rule.strategy {
-            Strategy::OneToOne => one_to_one(&run, index, rule, &mut taken, &phase)?,
+            Strategy::OneToOne => {
+                let (made, missed) = one_to_one(&run, index, rule, &mut taken, &phase)?;
+                near_misses[index] = missed;
+                made
+            }
             Strategy::ManyToOne => {
                 grouping::many_to_one(&run, index, rule, &mut taken, &phase, true)?
             }
@@ -260,7 +268,7 @@ pub fn reconcile(
         }
     }
     run.check()?;
-    let breaks = find_breaks(&run, rules, &mut taken)?;
+    let breaks = find_breaks(&run, rules, &near_misses, &mut taken)?;
 
     let (left_rank, right_rank) = (&run.left_rank, &run.right_rank);
     // One-to-one groups have one record a side: only the other strategies' need ordering.
@@ -518,6 +526,9 @@ fn evaluate(
     true
 }
 
+/// (left, right) candidate pairs of a one-to-one key rule that failed a required criterion.
+type NearMisses = Vec<(u32, u32)>;
+
 /// What one batch of a one-to-one scan reuses from probe to probe.
 #[derive(Default)]
 struct ScanScratch {
@@ -525,6 +536,8 @@ struct ScanScratch {
     /// (left, right) candidate pairs of the batch.
     pairs: Vec<(u32, u32)>,
     verdicts: Vec<Verdict>,
+    /// Pairs that failed a required criterion (kept for a key rule's breaks).
+    missed: Vec<(u32, u32)>,
 }
 
 /// One-to-one: score every candidate pair, then take pairs best-first, each record once.
@@ -539,9 +552,10 @@ fn one_to_one(
     rule: &Rule,
     taken: &mut Taken,
     phase: &str,
-) -> Result<Vec<MatchGroup>, Cancelled> {
+) -> Result<(Vec<MatchGroup>, NearMisses), Cancelled> {
     let (left, right) = (run.left, run.right);
     let index = Index::build(rule, right, false, &taken.right, &run.right_rank);
+    let near_misses: Mutex<NearMisses> = Mutex::new(Vec::new());
     let known = match rule.blocking {
         Blocking::Key(criterion) => Some(criterion),
         _ => None,
@@ -562,6 +576,7 @@ fn one_to_one(
                 candidates,
                 pairs,
                 verdicts,
+                missed,
             } = scratch;
             pairs.clear();
             index.candidate_pairs(rule, left, chunk, true, candidates, pairs);
@@ -582,6 +597,9 @@ fn one_to_one(
                 for &(l, r) in block {
                     let (a, b) = (&left[l as usize], &right[r as usize]);
                     if !evaluate(rule, a, b, known, verdicts) {
+                        if known.is_some() {
+                            missed.push((l, r));
+                        }
                         continue;
                     }
                     let score = criteria::score(&rule.criteria, verdicts);
@@ -607,6 +625,12 @@ fn one_to_one(
                         marks: explain_verdicts(rule, verdicts).1,
                     });
                 }
+            }
+            if !missed.is_empty() {
+                near_misses
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .append(missed);
             }
         },
     );
@@ -661,7 +685,10 @@ fn one_to_one(
             }
         })
         .collect();
-    Ok(groups)
+    let near_misses = near_misses
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    Ok((groups, near_misses))
 }
 
 /// Breaks: after all rules, records still free that share a one-to-one key rule's key and pass
@@ -670,6 +697,7 @@ fn one_to_one(
 fn find_breaks(
     run: &Run<'_>,
     rules: &CompiledRules,
+    near_misses: &[NearMisses],
     taken: &mut Taken,
 ) -> Result<Vec<Break>, Cancelled> {
     let (left, right) = (run.left, run.right);
@@ -683,54 +711,52 @@ fn find_breaks(
             continue;
         }
         run.check()?;
-        let index = Index::build(rule, right, false, &taken.right, &run.right_rank);
-        let probes: Vec<u32> = (0..left.len() as u32)
-            .filter(|i| !taken.left[*i as usize])
-            .collect();
-        let used_right = &taken.right;
-        let mut found: Vec<(Decimal, i64, u32, u32, Vec<Verdict>)> = run.scan(
-            format!("breaks of rule {:?}", rule.name),
-            &probes,
-            |l, candidates: &mut Vec<u32>, found| {
-                index.candidates(rule, &left[l as usize], true, candidates);
-                for &r in candidates.iter() {
-                    if used_right[r as usize] {
-                        continue;
-                    }
-                    let verdicts: Vec<Verdict> = rule
-                        .criteria
+        // A break's records share the rule's key, so the rule's scan met the pair (both were
+        // free then, as they are now) and it failed a criterion there: only those pairs are
+        // looked at again, not the whole of both sides.
+        let missed = &near_misses[rule_index];
+        let progress = run.phase(format!("breaks of rule {:?}", rule.name), missed.len());
+        let (taken_left, taken_right) = (&taken.left, &taken.right);
+        let mut found: Vec<(Decimal, i64, u32, u32, Vec<Verdict>)> = missed
+            .par_iter()
+            .filter(|&&(l, r)| !taken_left[l as usize] && !taken_right[r as usize])
+            .filter_map(|&(l, r)| {
+                let verdicts: Vec<Verdict> = rule
+                    .criteria
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        if i == key {
+                            KEY_HOLDS
+                        } else {
+                            c.evaluate(&left[l as usize], &right[r as usize])
+                        }
+                    })
+                    .collect();
+                let failed = |tolerance: bool| {
+                    rule.criteria
                         .iter()
-                        .enumerate()
-                        .map(|(i, c)| {
-                            if i == key {
-                                KEY_HOLDS
-                            } else {
-                                c.evaluate(&left[l as usize], &right[r as usize])
-                            }
-                        })
-                        .collect();
-                    let failed = |tolerance: bool| {
-                        rule.criteria.iter().zip(&verdicts).any(|(c, v)| {
-                            c.required && !v.passed && is_tolerance(&c.test) == tolerance
-                        })
-                    };
-                    let measured = verdicts
-                        .iter()
-                        .any(|v| v.amount_difference.is_some() || v.days_difference.is_some());
-                    if failed(true) && !failed(false) && measured {
-                        let amount = verdicts
-                            .iter()
-                            .find_map(|v| v.amount_difference)
-                            .map_or(Decimal::MAX, |d| d.abs());
-                        let days = verdicts
-                            .iter()
-                            .find_map(|v| v.days_difference)
-                            .map_or(i64::MAX, i64::abs);
-                        found.push((amount, days, l, r, verdicts));
-                    }
+                        .zip(&verdicts)
+                        .any(|(c, v)| c.required && !v.passed && is_tolerance(&c.test) == tolerance)
+                };
+                let measured = verdicts
+                    .iter()
+                    .any(|v| v.amount_difference.is_some() || v.days_difference.is_some());
+                if !(failed(true) && !failed(false) && measured) {
+                    return None;
                 }
-            },
-        );
+                let amount = verdicts
+                    .iter()
+                    .find_map(|v| v.amount_difference)
+                    .map_or(Decimal::MAX, |d| d.abs());
+                let days = verdicts
+                    .iter()
+                    .find_map(|v| v.days_difference)
+                    .map_or(i64::MAX, i64::abs);
+                Some((amount, days, l, r, verdicts))
+            })
+            .collect();
+        progress.advance(missed.len());
         run.check()?;
         found.sort_by(|a, b| {
             a.0.cmp(&b.0)

@@ -1,8 +1,8 @@
 //! The engine's behaviour, strategy by strategy, and its invariants as property tests:
 //! every record ends in exactly one bucket; one_to_one never uses a record twice; every group's
 //! sums agree within tolerance; the outcome does not depend on input order or thread count;
-//! for symmetric one-to-one rules, swapping the sides swaps the outputs; and a value that does
-//! not parse never becomes zero.
+//! for symmetric one-to-one rules, swapping the sides swaps the outputs; a value that does
+//! not parse never becomes zero; and no break is missed.
 
 use chrono::NaiveDate;
 use proptest::prelude::*;
@@ -424,6 +424,32 @@ proptest! {
     fn every_record_lands_in_exactly_one_bucket(left in arb_side("L"), right in arb_side("R")) {
         let outcome = reconcile(&rules(MIXED), &left, &right, &Silent).expect("runs");
         check_buckets(&outcome, left.len(), right.len())?;
+    }
+
+    /// A break is a pair that shares a one-to-one key rule's key and misses a tolerance; once
+    /// breaks are chosen, no such pair is left among the unmatched records.
+    #[test]
+    fn breaks_share_the_key_and_none_is_left_unmatched(left in arb_side("L"), right in arb_side("R")) {
+        let outcome = reconcile(&rules(MIXED), &left, &right, &Silent).expect("runs");
+        for item in &outcome.breaks {
+            let (l, r) = (&left[item.left as usize], &right[item.right as usize]);
+            prop_assert_eq!(item.rule, 0);
+            prop_assert!(l.reference.is_some() && l.reference == r.reference);
+            let difference = l.amount.zip(r.amount).map(|(a, b)| (a - b).abs());
+            prop_assert!(difference > Some(Decimal::new(50, 2)), "{:?}", difference);
+        }
+        for &l in &outcome.unmatched_left {
+            for &r in &outcome.unmatched_right {
+                let (a, b) = (&left[l as usize], &right[r as usize]);
+                prop_assert!(
+                    a.reference.is_none() || a.reference != b.reference,
+                    "{} and {} share {:?} and are both unmatched",
+                    a.id,
+                    b.id,
+                    a.reference
+                );
+            }
+        }
     }
 
     #[test]
