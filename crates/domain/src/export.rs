@@ -172,6 +172,34 @@ const RENDER_CHUNK: usize = 16 * 1024;
 /// Batches rendered per thread before they are written.
 const BATCHES_PER_THREAD: usize = 2;
 
+/// Rows rendered before they are written: [`BATCHES_PER_THREAD`] batches per thread.
+fn window_rows() -> usize {
+    RENDER_CHUNK * BATCHES_PER_THREAD * rayon::current_num_threads().max(1)
+}
+
+/// Renders `items` into one buffer per [`RENDER_CHUNK`] of them (buffers are reused and added
+/// as needed), in parallel; `render` gets a batch's offset in `items`. Returns how many of
+/// `buffers` hold the rows.
+fn render_batches<T: Sync>(
+    buffers: &mut Vec<String>,
+    items: &[T],
+    render: impl Fn(&mut String, usize, &[T]) + Sync,
+) -> usize {
+    let batches = items.len().div_ceil(RENDER_CHUNK);
+    if buffers.len() < batches {
+        buffers.resize_with(batches, String::new);
+    }
+    buffers[..batches]
+        .par_iter_mut()
+        .zip(items.par_chunks(RENDER_CHUNK))
+        .enumerate()
+        .for_each(|(b, (buffer, batch))| {
+            buffer.clear();
+            render(buffer, b * RENDER_CHUNK, batch);
+        });
+    batches
+}
+
 /// matches.csv: one row per group.
 ///
 /// Rows are rendered in parallel batches and written in order, a window of batches at a time;
@@ -215,7 +243,7 @@ pub fn write_matches(
         left: IdTable::new(left),
         right: IdTable::new(right),
     };
-    let window = RENDER_CHUNK * BATCHES_PER_THREAD * rayon::current_num_threads().max(1);
+    let window = window_rows();
     let windows: Vec<&[MatchGroup]> = outcome.groups.chunks(window).collect();
     // While one window is written, the next is rendered.
     let (mut rendered, mut rendering): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
@@ -259,18 +287,9 @@ impl MatchesLayout<'_> {
     /// Renders `groups`, the first of which is group number `first + 1`, into one buffer per
     /// [`RENDER_CHUNK`] groups, in parallel.
     fn render_window(&self, buffers: &mut Vec<String>, first: usize, groups: &[MatchGroup]) {
-        let batches = groups.len().div_ceil(RENDER_CHUNK);
-        if buffers.len() < batches {
-            buffers.resize_with(batches, String::new);
-        }
-        buffers[..batches]
-            .par_iter_mut()
-            .zip(groups.par_chunks(RENDER_CHUNK))
-            .enumerate()
-            .for_each(|(b, (buffer, batch))| {
-                buffer.clear();
-                self.render(buffer, first + b * RENDER_CHUNK, batch);
-            });
+        render_batches(buffers, groups, |buffer, offset, batch| {
+            self.render(buffer, first + offset, batch);
+        });
     }
 
     /// Appends the rows of `groups`, the first of which is group number `first + 1`.
@@ -402,20 +421,11 @@ pub fn write_unmatched(
     indices: &[u32],
 ) -> std::io::Result<()> {
     out.write_all(b"id,line,reference,amount,currency,date,counterparty,description\n")?;
-    let window = RENDER_CHUNK * BATCHES_PER_THREAD * rayon::current_num_threads().max(1);
     let mut buffers: Vec<String> = Vec::new();
-    for rows in indices.chunks(window) {
-        let batches = rows.len().div_ceil(RENDER_CHUNK);
-        if buffers.len() < batches {
-            buffers.resize_with(batches, String::new);
-        }
-        buffers[..batches]
-            .par_iter_mut()
-            .zip(rows.par_chunks(RENDER_CHUNK))
-            .for_each(|(buffer, batch)| {
-                buffer.clear();
-                render_unmatched(buffer, records, batch);
-            });
+    for rows in indices.chunks(window_rows()) {
+        let batches = render_batches(&mut buffers, rows, |buffer, _, batch| {
+            render_unmatched(buffer, records, batch);
+        });
         for buffer in &buffers[..batches] {
             out.write_all(buffer.as_bytes())?;
         }
