@@ -23,7 +23,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use rustc_hash::{FxHashMap, FxHasher};
 
 use crate::criteria::{Direction, Normalizer, Test};
-use crate::record::Record;
+use crate::record::{RecordRef, Records};
 use crate::rules::{Blocking, Rule};
 
 /// A trigram held by this fraction of records or more is skipped...
@@ -64,9 +64,9 @@ pub(crate) enum Index<'a> {
 
 /// `(value, index)` of every available record that has a value: the input of the band indexes.
 fn keyed<K>(
-    records: &[Record],
+    records: &Records,
     used: &[bool],
-    value: impl Fn(&Record) -> Option<K>,
+    value: impl Fn(RecordRef<'_>) -> Option<K>,
 ) -> Vec<(K, u32)> {
     records
         .iter()
@@ -96,7 +96,7 @@ impl<'a> Index<'a> {
     /// record's position in id order.
     pub(crate) fn build(
         rule: &Rule,
-        records: &'a [Record],
+        records: &'a Records,
         target_is_left: bool,
         used: &[bool],
         rank: &'a [u32],
@@ -107,7 +107,7 @@ impl<'a> Index<'a> {
                 let criterion_rule = &rule.criteria[criterion];
                 let table = KeyTable::build(records.len(), |i| {
                     available(i)
-                        .then(|| criterion_rule.key(&records[i], target_is_left))
+                        .then(|| criterion_rule.key(records.get(i), target_is_left))
                         .flatten()
                 });
                 Self::Key { criterion, table }
@@ -116,7 +116,7 @@ impl<'a> Index<'a> {
                 let Test::Amount { absolute, relative } = rule.criteria[criterion].test else {
                     unreachable_blocking()
                 };
-                let sorted = AmountKeys::build(keyed(records, used, |r| r.amount));
+                let sorted = AmountKeys::build(keyed(records, used, |r| r.amount()));
                 Self::Amount {
                     sorted,
                     absolute,
@@ -127,7 +127,7 @@ impl<'a> Index<'a> {
                 let Test::Date { days, direction } = rule.criteria[criterion].test else {
                     unreachable_blocking()
                 };
-                let mut sorted = keyed(records, used, |r| r.date);
+                let mut sorted = keyed(records, used, |r| r.date());
                 sorted.par_sort_unstable();
                 Self::Date {
                     sorted,
@@ -181,7 +181,7 @@ impl<'a> Index<'a> {
     pub(crate) fn candidate_pairs(
         &self,
         rule: &Rule,
-        records: &[Record],
+        records: &Records,
         probes: &[u32],
         probe_is_left: bool,
         candidates: &mut Vec<u32>,
@@ -189,7 +189,7 @@ impl<'a> Index<'a> {
     ) {
         let Self::Key { criterion, table } = self else {
             for &probe in probes {
-                self.candidates(rule, &records[probe as usize], probe_is_left, candidates);
+                self.candidates(rule, records.get(probe as usize), probe_is_left, candidates);
                 out.extend(candidates.iter().map(|&c| (probe, c)));
             }
             return;
@@ -199,7 +199,7 @@ impl<'a> Index<'a> {
         for block in probes.chunks(TOUCH_BLOCK) {
             keyed.clear();
             keyed.extend(block.iter().filter_map(|&probe| {
-                let key = criterion.key(&records[probe as usize], probe_is_left)?;
+                let key = criterion.key(records.get(probe as usize), probe_is_left)?;
                 Some((probe, key_hash(&key), key))
             }));
             table.touch_all(keyed.iter().map(|(_, hash, _)| *hash));
@@ -216,7 +216,7 @@ impl<'a> Index<'a> {
     pub(crate) fn candidates(
         &self,
         rule: &Rule,
-        probe: &Record,
+        probe: RecordRef<'_>,
         probe_is_left: bool,
         out: &mut Vec<u32>,
     ) {
@@ -232,7 +232,7 @@ impl<'a> Index<'a> {
                 absolute,
                 relative,
             } => {
-                let Some(amount) = probe.amount else { return };
+                let Some(amount) = probe.amount() else { return };
                 if relative.is_zero() && sorted.range_around(amount, *absolute, out) {
                     return;
                 }
@@ -244,7 +244,7 @@ impl<'a> Index<'a> {
                 days,
                 direction,
             } => {
-                let Some(date) = probe.date else { return };
+                let Some(date) = probe.date() else { return };
                 let window = Days::new(u64::from(*days));
                 let before = date.checked_sub_days(window).unwrap_or(NaiveDate::MIN);
                 let after = date.checked_add_days(window).unwrap_or(NaiveDate::MAX);

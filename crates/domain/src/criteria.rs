@@ -24,7 +24,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 
-use crate::record::{Field, Record};
+use crate::record::{Field, RecordRef};
 
 /// How whitespace is treated by a normaliser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -426,7 +426,7 @@ pub fn extract<'t>(pattern: &Regex, text: &'t str) -> Option<&'t str> {
 
 impl Criterion {
     /// The comparable key of `record` on `side` for key tests (equals, regex), if any.
-    pub fn key<'r>(&self, record: &'r Record, left_side: bool) -> Option<Cow<'r, str>> {
+    pub fn key<'r>(&self, record: RecordRef<'r>, left_side: bool) -> Option<Cow<'r, str>> {
         let field = if left_side { &self.left } else { &self.right };
         let text = record.text(field)?;
         match &self.test {
@@ -451,7 +451,7 @@ impl Criterion {
     }
 
     /// Evaluates the criterion on a left and a right record.
-    pub fn evaluate(&self, left: &Record, right: &Record) -> Verdict {
+    pub fn evaluate(&self, left: RecordRef<'_>, right: RecordRef<'_>) -> Verdict {
         match &self.test {
             Test::Equals(_) | Test::Regex { .. } => {
                 let (a, b) = (self.key(left, true), self.key(right, false));
@@ -482,16 +482,16 @@ impl Criterion {
                 }
                 _ => Verdict::boolean(false),
             },
-            Test::Amount { absolute, relative } => match (left.amount, right.amount) {
+            Test::Amount { absolute, relative } => match (left.amount(), right.amount()) {
                 (Some(a), Some(b)) => compare_amounts(*absolute, *relative, a, b),
                 _ => Verdict::boolean(false),
             },
-            Test::Date { days, direction } => match (left.date, right.date) {
+            Test::Date { days, direction } => match (left.date(), right.date()) {
                 (Some(a), Some(b)) => compare_dates(*days, *direction, a, b),
                 _ => Verdict::boolean(false),
             },
             Test::Currency => {
-                Verdict::boolean(left.currency.is_some() && left.currency == right.currency)
+                Verdict::boolean(left.currency().is_some() && left.currency() == right.currency())
             }
         }
     }

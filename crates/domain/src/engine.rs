@@ -30,7 +30,7 @@ use crate::candidates::Index;
 use crate::criteria::{self, Test, Verdict};
 use crate::grouping;
 use crate::outcome::{Break, Mark, Marks, MatchGroup, Outcome, Status, round4};
-use crate::record::Record;
+use crate::record::{RecordRef, Records};
 use crate::rules::{Blocking, CompiledRules, Rule, Strategy};
 
 /// Candidate pairs whose records are read together before they are scored.
@@ -68,8 +68,8 @@ pub(crate) struct Taken {
 
 /// Shared per-run context handed to the strategies.
 pub(crate) struct Run<'a> {
-    pub(crate) left: &'a [Record],
-    pub(crate) right: &'a [Record],
+    pub(crate) left: &'a Records,
+    pub(crate) right: &'a Records,
     pub(crate) observer: &'a dyn Observer,
     pub(crate) cancelled: AtomicBool,
     /// Each record's rank among the ids of both sides (an id present on both sides has one
@@ -200,8 +200,8 @@ impl Phase<'_> {
 /// Runs `rules` over `left` and `right`.
 pub fn reconcile(
     rules: &CompiledRules,
-    left: &[Record],
-    right: &[Record],
+    left: &Records,
+    right: &Records,
     observer: &dyn Observer,
 ) -> Result<Outcome, Cancelled> {
     assert!(
@@ -325,15 +325,16 @@ pub fn reconcile(
 
 /// The number of leading bytes that every id of both sides shares ("INV-2026-" of
 /// "INV-2026-000001"…): sort keys start after them, where ids differ.
-fn shared_id_prefix(left: &[Record], right: &[Record]) -> usize {
-    let Some(first) = left.first().or(right.first()).map(|r| r.id.as_bytes()) else {
+fn shared_id_prefix(left: &Records, right: &Records) -> usize {
+    let first = left.iter().next().or(right.iter().next());
+    let Some(first) = first.map(|r| r.id().as_bytes()) else {
         return 0;
     };
-    let shared = |records: &[Record]| {
+    let shared = |records: &Records| {
         records
             .par_iter()
             .map(|r| {
-                let id = r.id.as_bytes();
+                let id = r.id().as_bytes();
                 first.iter().zip(id).take_while(|(a, b)| a == b).count()
             })
             .min()
@@ -360,11 +361,11 @@ fn id_key(id: &str, skip: usize, index: u32) -> u128 {
 
 /// Record indices sorted by id, with their sort keys ([`id_key`]) in that order: a parallel
 /// sort of 16-byte keys, then full comparisons only inside runs of keys with equal id bytes.
-fn order_by_id(records: &[Record], skip: usize) -> (Vec<u32>, Vec<u128>) {
+fn order_by_id(records: &Records, skip: usize) -> (Vec<u32>, Vec<u128>) {
     let mut keys: Vec<u128> = records
         .par_iter()
         .enumerate()
-        .map(|(i, r)| id_key(&r.id, skip, i as u32))
+        .map(|(i, r)| id_key(r.id(), skip, i as u32))
         .collect();
     keys.par_sort_unstable();
     let mut order: Vec<u32> = keys.par_iter().map(|key| *key as u32).collect();
@@ -375,8 +376,12 @@ fn order_by_id(records: &[Record], skip: usize) -> (Vec<u32>, Vec<u128>) {
             end += 1;
         }
         if end - start > 1 {
-            order[start..end]
-                .sort_unstable_by(|a, b| records[*a as usize].id.cmp(&records[*b as usize].id));
+            order[start..end].sort_unstable_by(|a, b| {
+                records
+                    .get(*a as usize)
+                    .id()
+                    .cmp(records.get(*b as usize).id())
+            });
         }
         start = end;
     }
@@ -386,8 +391,8 @@ fn order_by_id(records: &[Record], skip: usize) -> (Vec<u32>, Vec<u128>) {
 /// Ranks over the ids of both sides merged; an id on both sides gets one rank. The keys' id
 /// bytes decide wherever they differ, so the merge reads the records only where they are equal.
 fn global_ranks(
-    left: &[Record],
-    right: &[Record],
+    left: &Records,
+    right: &Records,
     (left_order, left_keys): (&[u32], &[u128]),
     (right_order, right_keys): (&[u32], &[u128]),
 ) -> (Vec<u32>, Vec<u32>) {
@@ -398,7 +403,7 @@ fn global_ranks(
         let order = match (left_order.get(i), right_order.get(j)) {
             (Some(l), Some(r)) => (left_keys[i] >> 32)
                 .cmp(&(right_keys[j] >> 32))
-                .then_with(|| left[*l as usize].id.cmp(&right[*r as usize].id)),
+                .then_with(|| left.get(*l as usize).id().cmp(right.get(*r as usize).id())),
             (Some(_), None) => Order::Less,
             _ => Order::Greater,
         };
@@ -453,9 +458,9 @@ pub(crate) fn status(rule: &Rule, score: f64) -> Status {
     }
 }
 
-pub(crate) fn sum_amounts(records: &[Record], indices: &[u32]) -> Option<Decimal> {
+pub(crate) fn sum_amounts(records: &Records, indices: &[u32]) -> Option<Decimal> {
     indices.iter().try_fold(Decimal::ZERO, |sum, i| {
-        records[*i as usize].amount.map(|a| sum + a)
+        records.get(*i as usize).amount().map(|a| sum + a)
     })
 }
 
@@ -506,8 +511,8 @@ impl Pair {
 /// blocking key criterion (`known`) is not evaluated again.
 fn evaluate(
     rule: &Rule,
-    left: &Record,
-    right: &Record,
+    left: RecordRef<'_>,
+    right: RecordRef<'_>,
     known: Option<usize>,
     verdicts: &mut Vec<Verdict>,
 ) -> bool {
@@ -588,14 +593,13 @@ fn one_to_one(
             // batch read ahead was evicted again before it was scored.
             for block in pairs.chunks(TOUCH_BLOCK) {
                 let touched = block.iter().fold(0u64, |sum, &(_, r)| {
-                    let record = &right[r as usize];
-                    sum.wrapping_add(record.line)
-                        .wrapping_add(record.amount.map_or(0, |a| u64::from(a.scale())))
+                    let record = right.get(r as usize);
+                    sum.wrapping_add(record.amount().map_or(0, |a| u64::from(a.scale())))
                         .wrapping_add(u64::from(run.right_rank[r as usize]))
                 });
                 std::hint::black_box(touched);
                 for &(l, r) in block {
-                    let (a, b) = (&left[l as usize], &right[r as usize]);
+                    let (a, b) = (left.get(l as usize), right.get(r as usize));
                     if !evaluate(rule, a, b, known, verdicts) {
                         if known.is_some() {
                             missed.push((l, r));
@@ -621,7 +625,7 @@ fn one_to_one(
                         ids: run.pair_order(l, r),
                         left: l,
                         right: r,
-                        amount_difference: a.amount.zip(b.amount).map(|(x, y)| x - y),
+                        amount_difference: a.amount().zip(b.amount()).map(|(x, y)| x - y),
                         marks: explain_verdicts(rule, verdicts).1,
                     });
                 }
@@ -635,6 +639,9 @@ fn one_to_one(
         },
     );
     run.check()?;
+    // The key table (64 MB for a million keys) is not needed past the scan: freed now, its
+    // memory takes the groups made below instead of fresh pages.
+    drop(index);
 
     // A pair that is the only one of both its records is chosen whatever the order, and
     // choosing it decides nothing for any other pair, so only contested pairs are taken out of
@@ -668,6 +675,7 @@ fn one_to_one(
         taken.right[r] = true;
         chosen.push((pair.output_order(), pair));
     }
+    drop((left_pairs, right_pairs));
     // Groups are made in output order.
     chosen.par_sort_unstable_by_key(|(order, _)| *order);
     let groups = chosen
@@ -729,7 +737,7 @@ fn find_breaks(
                         if i == key {
                             KEY_HOLDS
                         } else {
-                            c.evaluate(&left[l as usize], &right[r as usize])
+                            c.evaluate(left.get(l as usize), right.get(r as usize))
                         }
                     })
                     .collect();
@@ -783,8 +791,8 @@ fn find_breaks(
                     |(c, v)| match (&c.test, v.amount_difference, v.days_difference) {
                         (Test::Amount { absolute, relative }, Some(difference), _) => {
                             let (a, b) = (
-                                left[l as usize].amount.unwrap_or_default(),
-                                right[r as usize].amount.unwrap_or_default(),
+                                left.get(l as usize).amount().unwrap_or_default(),
+                                right.get(r as usize).amount().unwrap_or_default(),
                             );
                             format!(
                                 "amounts differ by {difference}, beyond the tolerance of {}",
@@ -815,9 +823,13 @@ fn find_breaks(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::Record;
 
-    fn records(ids: &[String]) -> Vec<Record> {
-        ids.iter().map(|id| Record::new(id.as_str())).collect()
+    fn records(ids: &[String]) -> Records {
+        ids.iter()
+            .map(|id| Record::new(id.as_str()))
+            .collect::<Vec<_>>()
+            .into()
     }
 
     /// Ids that share long prefixes, differ only past the key's bytes, hold NUL bytes or are
@@ -863,7 +875,7 @@ mod tests {
             let (left_order, left_keys) = order_by_id(&left, skip);
             let (right_order, right_keys) = order_by_id(&right, skip);
             let mut expected: Vec<u32> = (0..left.len() as u32).collect();
-            expected.sort_by(|a, b| left[*a as usize].id.cmp(&left[*b as usize].id));
+            expected.sort_by(|a, b| left.get(*a as usize).id().cmp(left.get(*b as usize).id()));
             assert_eq!(left_order, expected);
             let (left_rank, right_rank) = global_ranks(
                 &left,

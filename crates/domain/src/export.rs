@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use rust_decimal::Decimal;
 
 use crate::outcome::{Marks, MatchGroup, Outcome, Summary};
-use crate::record::Record;
+use crate::record::Records;
 use crate::rules::CompiledRules;
 
 /// Guards a cell of input-derived text against formula injection.
@@ -29,22 +29,22 @@ pub fn neutralize(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// The ids of one side's records, copied into one compact table (16 bytes per record) for
 /// writing: matches.csv looks up two ids per row in an order unrelated to the records', and
-/// reading each through its record (the record, then its id's own allocation: two cache misses
-/// in 150 MB) was half the time of writing the file. An id of up to 16 bytes without a NUL
+/// reading each through its record (then a record, then its id's own allocation: two cache
+/// misses in 150 MB) was half the time of writing the file. An id of up to 16 bytes without a NUL
 /// byte is held in the table; a longer one is read from its record.
 struct IdTable<'a> {
-    records: &'a [Record],
+    records: &'a Records,
     /// The id's bytes padded with zeros; all zeros (ids are never empty) when it is not held.
     short: Vec<[u8; 16]>,
 }
 
 impl<'a> IdTable<'a> {
-    fn new(records: &'a [Record]) -> Self {
+    fn new(records: &'a Records) -> Self {
         let short = records
             .par_iter()
             .map(|record| {
                 let mut bytes = [0u8; 16];
-                let id = record.id.as_bytes();
+                let id = record.id().as_bytes();
                 if id.len() <= bytes.len() && !id.contains(&0) {
                     bytes[..id.len()].copy_from_slice(id);
                 }
@@ -67,7 +67,7 @@ impl<'a> IdTable<'a> {
         let length = entry.iter().position(|b| *b == 0).unwrap_or(entry.len());
         match std::str::from_utf8(&entry[..length]) {
             Ok(id) if length > 0 => id,
-            _ => &self.records[index as usize].id,
+            _ => self.records.get(index as usize).id(),
         }
     }
 }
@@ -214,8 +214,8 @@ pub fn write_matches(
     mut out: impl Write + Send,
     outcome: &Outcome,
     rules: &CompiledRules,
-    left: &[Record],
-    right: &[Record],
+    left: &Records,
+    right: &Records,
 ) -> std::io::Result<()> {
     out.write_all(b"group_id,rule,strategy,left_ids,right_ids,left_count,right_count,score,amount_difference,status,explanation\n")?;
     let layout = MatchesLayout {
@@ -417,7 +417,7 @@ fn push_cell(out: &mut String, text: &str) {
 /// before its rows are built (see [`IdTable::gather`]).
 pub fn write_unmatched(
     mut out: impl Write,
-    records: &[Record],
+    records: &Records,
     indices: &[u32],
 ) -> std::io::Result<()> {
     out.write_all(b"id,line,reference,amount,currency,date,counterparty,description\n")?;
@@ -437,49 +437,48 @@ pub fn write_unmatched(
 const TOUCH_BLOCK: usize = 64;
 
 /// Appends the unmatched.csv rows of `indices`.
-fn render_unmatched(out: &mut String, records: &[Record], indices: &[u32]) {
-    let text = |out: &mut String, value: &Option<Box<str>>| {
+fn render_unmatched(out: &mut String, records: &Records, indices: &[u32]) {
+    let text = |out: &mut String, value: Option<&str>| {
         if let Some(value) = value {
             push_cell(out, &neutralize(value));
         }
     };
     for block in indices.chunks(TOUCH_BLOCK) {
         let touched = block.iter().fold(0u64, |sum, &i| {
-            let record = &records[i as usize];
-            sum.wrapping_add(record.line)
-                .wrapping_add(record.id.len() as u64)
-                .wrapping_add(record.amount.map_or(0, |a| u64::from(a.scale())))
+            let record = records.get(i as usize);
+            sum.wrapping_add(record.line())
+                .wrapping_add(record.amount().map_or(0, |a| u64::from(a.scale())))
         });
         let touched = block.iter().fold(touched, |sum, &i| {
-            let record = &records[i as usize];
+            let record = records.get(i as usize);
             let first = |text: Option<&str>| text.and_then(|t| t.bytes().next()).unwrap_or(0);
-            sum.wrapping_add(u64::from(first(Some(&record.id))))
-                .wrapping_add(u64::from(first(record.reference.as_deref())))
+            sum.wrapping_add(u64::from(first(Some(record.id()))))
+                .wrapping_add(u64::from(first(record.reference())))
         });
         std::hint::black_box(touched);
         for &i in block {
-            let record = &records[i as usize];
-            push_cell(out, &neutralize(&record.id));
+            let record = records.get(i as usize);
+            push_cell(out, &neutralize(record.id()));
             out.push(',');
-            push_number(out, record.line, 1);
+            push_number(out, record.line(), 1);
             out.push(',');
-            text(out, &record.reference);
+            text(out, record.reference());
             out.push(',');
-            if let Some(amount) = record.amount {
+            if let Some(amount) = record.amount() {
                 let _ = write!(out, "{amount}");
             }
             out.push(',');
-            if let Some(currency) = record.currency {
+            if let Some(currency) = record.currency() {
                 out.push_str(currency.as_str());
             }
             out.push(',');
-            if let Some(date) = record.date {
+            if let Some(date) = record.date() {
                 push_date(out, date);
             }
             out.push(',');
-            text(out, &record.counterparty);
+            text(out, record.counterparty());
             out.push(',');
-            text(out, &record.description);
+            text(out, record.description());
             out.push('\n');
         }
     }
@@ -508,8 +507,8 @@ pub fn write_breaks(
     out: impl Write,
     outcome: &Outcome,
     rules: &CompiledRules,
-    left: &[Record],
-    right: &[Record],
+    left: &Records,
+    right: &Records,
 ) -> std::io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
     writer
@@ -525,14 +524,14 @@ pub fn write_breaks(
         ])
         .map_err(csv_error)?;
     for item in &outcome.breaks {
-        let (l, r) = (&left[item.left as usize], &right[item.right as usize]);
+        let (l, r) = (left.get(item.left as usize), right.get(item.right as usize));
         writer
             .write_record([
                 neutralize(&rules.rules[item.rule].name).into_owned(),
-                neutralize(&l.id).into_owned(),
-                neutralize(&r.id).into_owned(),
-                l.amount.map(|a| a.to_string()).unwrap_or_default(),
-                r.amount.map(|a| a.to_string()).unwrap_or_default(),
+                neutralize(l.id()).into_owned(),
+                neutralize(r.id()).into_owned(),
+                l.amount().map(|a| a.to_string()).unwrap_or_default(),
+                r.amount().map(|a| a.to_string()).unwrap_or_default(),
                 item.amount_difference
                     .map(|d| d.normalize().to_string())
                     .unwrap_or_default(),
@@ -555,6 +554,7 @@ pub fn write_summary(mut out: impl Write, summary: &Summary) -> std::io::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::Record;
 
     #[test]
     fn dates_are_written_as_display_writes_them() {
@@ -725,7 +725,8 @@ mod tests {
             .chain((0..records.len() as u32).cycle().take(3 * RENDER_CHUNK * 4))
             .collect();
         let mut ours = Vec::new();
-        write_unmatched(&mut ours, &records, &indices).expect("writes to memory");
+        let stored = Records::from(records.clone());
+        write_unmatched(&mut ours, &stored, &indices).expect("writes to memory");
 
         let mut expected = csv::Writer::from_writer(Vec::new());
         expected
@@ -779,7 +780,11 @@ mod tests {
             "=SUM(A1)",
             "x",
         ];
-        let records: Vec<Record> = ids.iter().map(|id| Record::new(*id)).collect();
+        let records: Records = ids
+            .iter()
+            .map(|id| Record::new(*id))
+            .collect::<Vec<_>>()
+            .into();
         let table = IdTable::new(&records);
         let mut entries = Vec::new();
         let all: Vec<u32> = (0..ids.len() as u32).collect();

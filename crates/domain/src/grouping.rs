@@ -23,11 +23,11 @@ use crate::candidates::Index;
 use crate::criteria::{self, Test, Verdict};
 use crate::engine::{Cancelled, Run, Taken, explain_verdicts, status, sum_amounts};
 use crate::outcome::MatchGroup;
-use crate::record::Record;
+use crate::record::{RecordRef, Records};
 use crate::rules::Rule;
 
 /// Evaluates all criteria except the amount one(s) between a left and a right record.
-fn members_pass(rule: &Rule, left: &Record, right: &Record) -> Option<Vec<Verdict>> {
+fn members_pass(rule: &Rule, left: RecordRef<'_>, right: RecordRef<'_>) -> Option<Vec<Verdict>> {
     let mut verdicts = Vec::with_capacity(rule.criteria.len());
     for criterion in &rule.criteria {
         if matches!(criterion.test, Test::Amount { .. }) {
@@ -52,8 +52,8 @@ fn members_pass(rule: &Rule, left: &Record, right: &Record) -> Option<Vec<Verdic
 /// criterion on the sums.
 fn group_verdicts(
     rule: &Rule,
-    left: &[Record],
-    right: &[Record],
+    left: &Records,
+    right: &Records,
     lefts: &[u32],
     rights: &[u32],
 ) -> Vec<Verdict> {
@@ -82,7 +82,7 @@ fn group_verdicts(
             };
             for l in lefts {
                 for r in rights {
-                    let verdict = criterion.evaluate(&left[*l as usize], &right[*r as usize]);
+                    let verdict = criterion.evaluate(left.get(*l as usize), right.get(*r as usize));
                     if !verdict.passed || verdict.value < weakest.value {
                         weakest = Verdict {
                             passed: weakest.passed && verdict.passed,
@@ -248,16 +248,16 @@ pub(crate) fn many_to_one(
         format!("{phase}: finding members"),
         &probes,
         |o, candidates: &mut Vec<u32>, found| {
-            index.candidates(rule, &one[o as usize], !many_on_left, candidates);
+            index.candidates(rule, one.get(o as usize), !many_on_left, candidates);
             let mut members: Vec<u32> = candidates
                 .iter()
                 .copied()
-                .filter(|m| !many_taken[*m as usize] && many[*m as usize].amount.is_some())
+                .filter(|m| !many_taken[*m as usize] && many.get(*m as usize).amount().is_some())
                 .filter(|m| {
                     let (l, r) = if many_on_left {
-                        (&many[*m as usize], &one[o as usize])
+                        (many.get(*m as usize), one.get(o as usize))
                     } else {
-                        (&one[o as usize], &many[*m as usize])
+                        (one.get(o as usize), many.get(*m as usize))
                     };
                     members_pass(rule, l, r).is_some()
                 })
@@ -272,7 +272,7 @@ pub(crate) fn many_to_one(
         .map_or((Decimal::ZERO, Decimal::ZERO), |(_, a, r)| (a, r));
     let mut groups = Vec::new();
     for (o, members) in memberships {
-        let Some(target) = one[o as usize].amount else {
+        let Some(target) = one.get(o as usize).amount() else {
             continue;
         };
         let many_taken = if many_on_left {
@@ -286,7 +286,7 @@ pub(crate) fn many_to_one(
             .collect();
         let amounts: Vec<Decimal> = free
             .iter()
-            .map(|m| many[*m as usize].amount.unwrap_or_default())
+            .map(|m| many.get(*m as usize).amount().unwrap_or_default())
             .collect();
         let Some(subset) = find_subset(
             &amounts,
@@ -384,18 +384,18 @@ pub(crate) fn many_to_many(
     let (left, right) = (run.left, run.right);
     let index = Index::build(rule, right, false, &taken.right, &run.right_rank);
     let probes: Vec<u32> = (0..left.len() as u32)
-        .filter(|i| !taken.left[*i as usize] && left[*i as usize].amount.is_some())
+        .filter(|i| !taken.left[*i as usize] && left.get(*i as usize).amount().is_some())
         .collect();
     let used_right = &taken.right;
     let edges: Vec<(u32, u32)> = run.scan(
         format!("{phase}: linking"),
         &probes,
         |l, candidates: &mut Vec<u32>, found| {
-            index.candidates(rule, &left[l as usize], true, candidates);
+            index.candidates(rule, left.get(l as usize), true, candidates);
             for &r in candidates.iter() {
                 if !used_right[r as usize]
-                    && right[r as usize].amount.is_some()
-                    && members_pass(rule, &left[l as usize], &right[r as usize]).is_some()
+                    && right.get(r as usize).amount().is_some()
+                    && members_pass(rule, left.get(l as usize), right.get(r as usize)).is_some()
                 {
                     found.push((l, r));
                 }
@@ -440,11 +440,11 @@ pub(crate) fn many_to_many(
     for (ls, rs) in components {
         let amounts_l: Vec<Decimal> = ls
             .iter()
-            .map(|i| left[*i as usize].amount.unwrap_or_default())
+            .map(|i| left.get(*i as usize).amount().unwrap_or_default())
             .collect();
         let amounts_r: Vec<Decimal> = rs
             .iter()
-            .map(|i| right[*i as usize].amount.unwrap_or_default())
+            .map(|i| right.get(*i as usize).amount().unwrap_or_default())
             .collect();
         if ls.len() > rule.max_group_size
             || rs.len() > rule.max_group_size

@@ -5,9 +5,9 @@
 //! axum nor any other I/O crate; the invariant test in `tests/purity.rs` fails if that changes.
 //!
 //! The pieces, in the order a run uses them: [`mapping`] and [`reader`] turn sources into
-//! [`record::Record`]s; [`rules`] holds the rules file's types and their validation;
-//! [`engine`] finds candidates, scores them with [`criteria`] and assigns them with a strategy;
-//! [`outcome`] is what comes out, and [`export`] writes it.
+//! [`record::Records`] (a side's records, kept by column); [`rules`] holds the rules file's
+//! types and their validation; [`engine`] finds candidates, scores them with [`criteria`] and
+//! assigns them with a strategy; [`outcome`] is what comes out, and [`export`] writes it.
 //!
 //! Beside the engine sit the rules of access: [`access`] (roles and what they allow),
 //! [`credentials`] (what emails and passwords may be) and [`audit`] (the audit trail's hash

@@ -1,4 +1,4 @@
-//! Mappings: how one source's columns become [`Record`]s.
+//! Mappings: how one source's columns become records ([`Records`]).
 //!
 //! The serde form ([`SourceSpec`]) is what users write in the rules file; [`Mapping::compile`]
 //! checks it and binds it to a header row. [`Mapping::record`] turns one row into a record or a
@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::parse::{AmountFormat, DateFormats, parse_amount};
-use crate::record::{Currency, Record};
+use crate::record::{Currency, RecordValues, Records};
 
 /// File formats the readers understand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -393,8 +393,15 @@ impl Mapping {
         &self.spec
     }
 
-    /// Turns one row (values in header order) from `line` into a record.
-    pub fn record(&self, line: u64, data_row: u64, values: &[&str]) -> Result<Record, RowError> {
+    /// Turns one row (values in header order) from `line` into a record added to `records`.
+    /// A row that fails adds nothing.
+    pub fn record_into(
+        &self,
+        line: u64,
+        data_row: u64,
+        values: &[&str],
+        records: &mut Records,
+    ) -> Result<(), RowError> {
         let columns = &self.columns;
         let get = |index: Option<usize>| index.map(|i| values.get(i).copied().unwrap_or(""));
         let name = |index: Option<usize>| {
@@ -402,17 +409,16 @@ impl Mapping {
                 .and_then(|i| self.names.get(i))
                 .map_or("", String::as_str)
         };
-        let text = |index: Option<usize>| {
-            get(index)
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(Box::<str>::from)
-        };
+        let text = |index: Option<usize>| get(index).map(str::trim).filter(|t| !t.is_empty());
 
-        let id: Box<str> = match get(columns.id) {
-            Some(value) if !value.trim().is_empty() => value.trim().into(),
+        let generated_id;
+        let id: &str = match get(columns.id) {
+            Some(value) if !value.trim().is_empty() => value.trim(),
             Some(value) => return Err(row_error(line, name(columns.id), value, "empty id")),
-            None => format!("row-{data_row}").into(),
+            None => {
+                generated_id = format!("row-{data_row}");
+                &generated_id
+            }
         };
         let amount_at = |index: Option<usize>| -> Result<Option<Decimal>, RowError> {
             match get(index) {
@@ -490,16 +496,19 @@ impl Mapping {
             })?),
             (None, constant) => constant,
         };
-        Ok(Record {
-            id,
-            line,
-            reference: text(columns.reference),
-            amount,
-            currency,
-            date,
-            counterparty: text(columns.counterparty),
-            description: text(columns.description),
-            extra: columns.keep.iter().map(|i| text(Some(*i))).collect(),
-        })
+        records.push_row(
+            &RecordValues {
+                id,
+                line,
+                reference: text(columns.reference),
+                amount,
+                currency,
+                date,
+                counterparty: text(columns.counterparty),
+                description: text(columns.description),
+            },
+            columns.keep.iter().map(|i| text(Some(*i))),
+        );
+        Ok(())
     }
 }

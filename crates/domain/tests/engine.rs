@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use recon_domain::engine::{Cancelled, Observer, Silent, reconcile};
 use recon_domain::outcome::{Outcome, Status};
 use recon_domain::parse::{AmountFormat, parse_amount};
-use recon_domain::record::Record;
+use recon_domain::record::{Record, Records};
 use recon_domain::rules::{CompiledRules, RulesFile};
 use rust_decimal::Decimal;
 
@@ -37,6 +37,17 @@ fn record(id: &str, reference: Option<&str>, amount: &str, day: u32, who: Option
         counterparty: who.map(Into::into),
         ..Record::new(id)
     }
+}
+
+/// Runs the engine on records built one by one (kept as `Record`s for the checks).
+fn run(
+    rules: &CompiledRules,
+    left: &[Record],
+    right: &[Record],
+    observer: &dyn Observer,
+) -> Result<Outcome, Cancelled> {
+    let (left, right): (Records, Records) = (left.iter().collect(), right.iter().collect());
+    reconcile(rules, &left, &right, observer)
 }
 
 fn ids(records: &[Record], indices: &[u32]) -> Vec<String> {
@@ -81,7 +92,7 @@ fn one_to_one_takes_the_best_candidate_not_the_first() {
         record("R1", Some("42"), "100.05", 1, None),
         record("R2", Some("ref-42"), "100.00", 1, None),
     ];
-    let outcome = reconcile(&rules, &left, &right, &Silent).expect("runs");
+    let outcome = run(&rules, &left, &right, &Silent).expect("runs");
     assert_eq!(
         groups(&outcome, &left, &right),
         vec![(vec!["L1".to_owned()], vec!["R2".to_owned()])]
@@ -102,7 +113,7 @@ fn later_rules_only_see_what_earlier_rules_left_and_scores_are_explained() {
         record("R2", None, "55.10", 7, Some("Globex Corp")),
         record("R3", None, "55.10", 5, Some("Initech")),
     ];
-    let outcome = reconcile(&rules, &left, &right, &Silent).expect("runs");
+    let outcome = run(&rules, &left, &right, &Silent).expect("runs");
     assert_eq!(outcome.groups.len(), 2);
     assert_eq!(outcome.groups[0].rule, 0);
     let fuzzy = &outcome.groups[1];
@@ -134,7 +145,7 @@ fn ties_are_broken_by_id_whatever_the_input_order() {
         record("R2", None, "5", 1, None),
         record("R1", None, "5", 1, None),
     ];
-    let outcome = reconcile(&rules, &left, &right, &Silent).expect("runs");
+    let outcome = run(&rules, &left, &right, &Silent).expect("runs");
     assert_eq!(
         groups(&outcome, &left, &right),
         vec![
@@ -149,7 +160,7 @@ fn a_key_match_outside_tolerance_is_a_break_with_its_difference() {
     let rules = rules(EXACT_THEN_FUZZY);
     let left = vec![record("L1", Some("INV-7"), "100.00", 1, None)];
     let right = vec![record("R1", Some("inv 7"), "97.50", 20, None)];
-    let outcome = reconcile(&rules, &left, &right, &Silent).expect("runs");
+    let outcome = run(&rules, &left, &right, &Silent).expect("runs");
     assert!(outcome.groups.is_empty());
     assert_eq!(outcome.breaks.len(), 1);
     assert_eq!(
@@ -187,7 +198,7 @@ fn many_to_one_finds_the_invoices_a_payout_covers() {
         record("INV-4", None, "50.00", 2, Some("Globex")),
     ];
     let right = vec![record("PAY-1", None, "200.00", 4, Some("Acme"))];
-    let outcome = reconcile(&rules, &left, &right, &Silent).expect("runs");
+    let outcome = run(&rules, &left, &right, &Silent).expect("runs");
     assert_eq!(
         groups(&outcome, &left, &right),
         vec![(vec!["INV-1".into(), "INV-2".into()], vec!["PAY-1".into()])]
@@ -212,7 +223,7 @@ fn one_to_many_is_the_mirror() {
         record("R2", Some("X"), "20", 1, None),
         record("R3", Some("Y"), "30", 1, None),
     ];
-    let outcome = reconcile(&rules, &left, &right, &Silent).expect("runs");
+    let outcome = run(&rules, &left, &right, &Silent).expect("runs");
     assert_eq!(
         groups(&outcome, &left, &right),
         vec![(vec!["L".into()], vec!["R1".into(), "R2".into()])]
@@ -239,7 +250,7 @@ fn many_to_many_matches_equal_sums_within_a_linked_component() {
         record("R2", None, "20", 1, Some("A")),
         record("R3", None, "7", 1, Some("B")),
     ];
-    let outcome = reconcile(&rules, &left, &right, &Silent).expect("runs");
+    let outcome = run(&rules, &left, &right, &Silent).expect("runs");
     assert_eq!(
         groups(&outcome, &left, &right),
         vec![(
@@ -264,7 +275,7 @@ fn fuzzy_text_alone_finds_candidates_through_trigrams() {
         record("R1", None, "2", 9, Some("ACME INDUSTRIES LIMITED")),
         record("R2", None, "2", 9, Some("Umbrella")),
     ];
-    let outcome = reconcile(&rules, &left, &right, &Silent).expect("runs");
+    let outcome = run(&rules, &left, &right, &Silent).expect("runs");
     assert_eq!(
         groups(&outcome, &left, &right),
         vec![(vec!["L1".into()], vec!["R1".into()])]
@@ -290,7 +301,7 @@ fn progress_is_reported_and_cancellation_stops_the_run() {
         .collect();
     let right = left.clone();
     let observer = CancelAfter(std::sync::atomic::AtomicU64::new(0));
-    assert_eq!(reconcile(&rules, &left, &right, &observer), Err(Cancelled));
+    assert_eq!(run(&rules, &left, &right, &observer), Err(Cancelled));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -422,7 +433,7 @@ proptest! {
 
     #[test]
     fn every_record_lands_in_exactly_one_bucket(left in arb_side("L"), right in arb_side("R")) {
-        let outcome = reconcile(&rules(MIXED), &left, &right, &Silent).expect("runs");
+        let outcome = run(&rules(MIXED), &left, &right, &Silent).expect("runs");
         check_buckets(&outcome, left.len(), right.len())?;
     }
 
@@ -430,7 +441,7 @@ proptest! {
     /// breaks are chosen, no such pair is left among the unmatched records.
     #[test]
     fn breaks_share_the_key_and_none_is_left_unmatched(left in arb_side("L"), right in arb_side("R")) {
-        let outcome = reconcile(&rules(MIXED), &left, &right, &Silent).expect("runs");
+        let outcome = run(&rules(MIXED), &left, &right, &Silent).expect("runs");
         for item in &outcome.breaks {
             let (l, r) = (&left[item.left as usize], &right[item.right as usize]);
             prop_assert_eq!(item.rule, 0);
@@ -455,7 +466,7 @@ proptest! {
     #[test]
     fn every_group_sum_agrees_within_its_tolerance(left in arb_side("L"), right in arb_side("R")) {
         let compiled = rules(MIXED);
-        let outcome = reconcile(&compiled, &left, &right, &Silent).expect("runs");
+        let outcome = run(&compiled, &left, &right, &Silent).expect("runs");
         for group in &outcome.groups {
             let (_, absolute, relative) = compiled.rules[group.rule].amount_criterion().expect("every rule here has one");
             let sum = |records: &[Record], indices: &[u32]| indices.iter().map(|i| records[*i as usize].amount.expect("amount")).sum::<Decimal>();
@@ -468,7 +479,7 @@ proptest! {
     #[test]
     fn the_outcome_ignores_input_order_and_thread_count(left in arb_side("L"), right in arb_side("R"), seed in any::<u64>()) {
         let compiled = rules(MIXED);
-        let expected = in_pool(1, || reconcile(&compiled, &left, &right, &Silent).expect("runs"));
+        let expected = in_pool(1, || run(&compiled, &left, &right, &Silent).expect("runs"));
         let expected = by_ids(&expected, &left, &right);
         let mut shuffled_left = left.clone();
         let mut shuffled_right = right.clone();
@@ -477,15 +488,15 @@ proptest! {
         let mut next = || { state ^= state << 13; state ^= state >> 7; state ^= state << 17; state };
         for i in (1..shuffled_left.len()).rev() { let j = (next() % (i as u64 + 1)) as usize; shuffled_left.swap(i, j); }
         for i in (1..shuffled_right.len()).rev() { let j = (next() % (i as u64 + 1)) as usize; shuffled_right.swap(i, j); }
-        let actual = in_pool(4, || reconcile(&compiled, &shuffled_left, &shuffled_right, &Silent).expect("runs"));
+        let actual = in_pool(4, || run(&compiled, &shuffled_left, &shuffled_right, &Silent).expect("runs"));
         prop_assert_eq!(by_ids(&actual, &shuffled_left, &shuffled_right), expected);
     }
 
     #[test]
     fn swapping_sides_swaps_the_outcome_for_symmetric_rules(left in arb_side("L"), right in arb_side("R")) {
         let compiled = rules(SYMMETRIC);
-        let forward = reconcile(&compiled, &left, &right, &Silent).expect("runs");
-        let backward = reconcile(&compiled, &right, &left, &Silent).expect("runs");
+        let forward = run(&compiled, &left, &right, &Silent).expect("runs");
+        let backward = run(&compiled, &right, &left, &Silent).expect("runs");
         let mut pairs_forward: Vec<(String, String, String)> = forward.groups.iter().map(|g| (ids(&left, &g.left).join("|"), ids(&right, &g.right).join("|"), format!("{:.4}", g.score))).collect();
         let mut pairs_backward: Vec<(String, String, String)> = backward.groups.iter().map(|g| (ids(&left, &g.right).join("|"), ids(&right, &g.left).join("|"), format!("{:.4}", g.score))).collect();
         pairs_forward.sort();
@@ -553,7 +564,7 @@ fn explanations_are_the_same_held_inline_or_on_the_heap() {
             criteria[..count].join(",\n")
         );
         let rules = rules(&text);
-        let outcome = reconcile(&rules, &left, &right, &Silent).expect("runs");
+        let outcome = run(&rules, &left, &right, &Silent).expect("runs");
         outcome
             .groups
             .iter()

@@ -35,8 +35,8 @@ fn spec(format: Format, on_error: OnError) -> SourceSpec {
 fn check(input: &[u8], format: Format) -> Result<(), TestCaseError> {
     for on_error in [OnError::Fail, OnError::Skip] {
         if let Ok(dataset) = reader::read(input, &spec(format, on_error), &|_| {}) {
-            for record in &dataset.records {
-                if record.amount.is_some_and(|a| a.is_zero()) {
+            for record in dataset.records.iter() {
+                if record.amount().is_some_and(|a| a.is_zero()) {
                     prop_assert!(
                         input.contains(&b'0'),
                         "an amount became zero without a 0 in the input"

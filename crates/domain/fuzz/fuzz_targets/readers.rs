@@ -37,8 +37,8 @@ fuzz_target!(|data: &[u8]| {
         for on_error in [OnError::Fail, OnError::Skip] {
             let input = if format == Format::Csv { with_header.as_slice() } else { data };
             if let Ok(dataset) = reader::read(input, &spec(format, on_error), &|_| {}) {
-                for record in &dataset.records {
-                    if record.amount.is_some_and(|a| a.is_zero()) {
+                for record in dataset.records.iter() {
+                    if record.amount().is_some_and(|a| a.is_zero()) {
                         assert!(input.contains(&b'0'), "an amount became zero without a 0 in the input");
                     }
                 }
