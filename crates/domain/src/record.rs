@@ -232,8 +232,8 @@ impl TextColumn {
         self.len = 0;
     }
 
-    /// Room for `additional` more values of `bytes_each` bytes on average, when the column
-    /// holds values at all.
+    /// Room for `additional` more values as long on average as the ones held, when the
+    /// column holds values at all.
     fn reserve(&mut self, additional: usize) {
         if !self.ends.is_empty() {
             let average = self.bytes.len() / self.len.max(1) + 1;
