@@ -239,10 +239,9 @@ const PIECE_ROWS: usize = 2048;
 
 /// Parses `rows` in parallel into `dataset.records`: each task parses a piece of
 /// [`PIECE_ROWS`] rows into its own [`Records`] from `pieces`, and the pieces are appended in
-/// order. The pieces are kept from chunk to chunk, so parsing allocates nothing once they have
-/// grown (fresh pieces for every chunk left tens of megabytes behind in the allocator). A row
-/// that fails adds nothing; the errors, in row order, are skipped or the first one is
-/// returned, as `on_error` says.
+/// order. The pieces are kept from chunk to chunk, so once they have grown, parsing allocates
+/// nothing. A row that fails adds nothing; the errors, in row order, are skipped or the first
+/// one is returned, as `on_error` says.
 fn parse_chunk<T: Sync>(
     dataset: &mut Dataset,
     pieces: &mut Vec<Records>,

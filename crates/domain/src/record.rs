@@ -364,7 +364,19 @@ impl Records {
     pub fn retain(&mut self, keep: impl Fn(usize) -> bool) {
         let mut kept = Self::default();
         for record in self.iter().filter(|record| keep(record.index)) {
-            kept.push(&record.to_record());
+            kept.push_row(
+                &RecordValues {
+                    id: record.id(),
+                    line: record.line(),
+                    reference: record.reference(),
+                    amount: record.amount(),
+                    currency: record.currency(),
+                    date: record.date(),
+                    counterparty: record.counterparty(),
+                    description: record.description(),
+                },
+                (0..self.extra.len()).map(|column| record.extra(column)),
+            );
         }
         *self = kept;
     }
