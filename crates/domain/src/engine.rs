@@ -29,7 +29,7 @@ use smallvec::smallvec;
 use crate::candidates::Index;
 use crate::criteria::{self, Test, Verdict};
 use crate::grouping;
-use crate::outcome::{Break, Mark, Marks, MatchGroup, Outcome, Status, round4};
+use crate::outcome::{Break, Mark, Marks, MatchGroup, Members, Outcome, Status, round4};
 use crate::record::{RecordRef, Records};
 use crate::rules::{Blocking, CompiledRules, Rule, Strategy};
 
@@ -640,14 +640,80 @@ fn one_to_one(
     );
     run.check()?;
     // The key table (64 MB for a million keys) is not needed past the scan: freed now, its
-    // memory takes the groups made below instead of fresh pages.
+    // memory is there for what is made below.
     drop(index);
 
-    // A pair that is the only one of both its records is chosen whatever the order, and
-    // choosing it decides nothing for any other pair, so only contested pairs are taken out of
-    // the batches and sorted; the others are chosen where they lie.
-    let mut left_pairs = vec![0u8; left.len()];
-    let mut right_pairs = vec![0u8; right.len()];
+    // Choosing is mostly serial; meanwhile the other thread lays out the groups' memory, so
+    // that the page faults of a fresh vector (112 MB for a million groups) are not paid after
+    // the choice, on the critical path: choosing and making the groups of (a) took a median of
+    // 0.11 s instead of 0.21 s. There is a slot for every group there can be (no more than the
+    // pairs, the probes or the right records); they are overwritten in output order and the
+    // ones left over cut off.
+    let slots = batches
+        .iter()
+        .map(Vec::len)
+        .sum::<usize>()
+        .min(probes.len())
+        .min(right.len());
+    let ((contested, chosen), mut groups) = rayon::join(
+        || choose(&mut batches, taken, left.len(), right.len()),
+        || {
+            vec![
+                MatchGroup {
+                    rule: rule_index,
+                    left: Members::new(),
+                    right: Members::new(),
+                    score: 0.0,
+                    amount_difference: None,
+                    status: Status::Proposed,
+                    marks: Marks::new(),
+                };
+                slots
+            ]
+        },
+    );
+    groups.truncate(chosen.len());
+    groups
+        .par_iter_mut()
+        .zip(&chosen)
+        .for_each(|(group, &(_, batch, at))| {
+            let pick = match batch {
+                CONTESTED => &contested[at as usize],
+                _ => &batches[batch as usize][at as usize],
+            };
+            let score = round4(pick.score);
+            *group = MatchGroup {
+                rule: rule_index,
+                left: smallvec![pick.left],
+                right: smallvec![pick.right],
+                score,
+                amount_difference: pick.amount_difference,
+                status: status(rule, score),
+                marks: pick.marks.clone(),
+            };
+        });
+    let near_misses = near_misses
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    Ok((groups, near_misses))
+}
+
+/// Marks a chosen pair that was taken out of the batches as contested.
+const CONTESTED: u32 = u32::MAX;
+
+/// Chooses among one-to-one pairs, marking their records taken. A pair that is the only one
+/// of both its records is chosen whatever the order, and choosing it decides nothing for any
+/// other pair, so only contested pairs are taken out of the batches and sorted best-first; the
+/// others are chosen where they lie. Returns the contested pairs and the chosen ones in output
+/// order, as (output order, batch or [`CONTESTED`], position).
+fn choose(
+    batches: &mut [Vec<Pair>],
+    taken: &mut Taken,
+    left_count: usize,
+    right_count: usize,
+) -> (Vec<Pair>, Vec<(u64, u32, u32)>) {
+    let mut left_pairs = vec![0u8; left_count];
+    let mut right_pairs = vec![0u8; right_count];
     for pair in batches.iter().flatten() {
         let count = &mut left_pairs[pair.left as usize];
         *count = count.saturating_add(1);
@@ -662,41 +728,32 @@ fn one_to_one(
             })
         })
         .collect();
+    drop((left_pairs, right_pairs));
     contested.par_sort_unstable_by(Pair::best_first);
-    // (output order, pair) of the chosen pairs.
-    let mut chosen: Vec<(u64, &Pair)> =
+    let mut chosen: Vec<(u64, u32, u32)> =
         Vec::with_capacity(contested.len() + batches.iter().map(Vec::len).sum::<usize>());
-    for pair in contested.iter().chain(batches.iter().flatten()) {
+    let located = contested
+        .iter()
+        .enumerate()
+        .map(|(at, pair)| (CONTESTED, at, pair))
+        .chain(batches.iter().enumerate().flat_map(|(batch, pairs)| {
+            pairs
+                .iter()
+                .enumerate()
+                .map(move |(at, pair)| (batch as u32, at, pair))
+        }));
+    for (batch, at, pair) in located {
         let (l, r) = (pair.left as usize, pair.right as usize);
         if taken.left[l] || taken.right[r] {
             continue;
         }
         taken.left[l] = true;
         taken.right[r] = true;
-        chosen.push((pair.output_order(), pair));
+        chosen.push((pair.output_order(), batch, at as u32));
     }
-    drop((left_pairs, right_pairs));
     // Groups are made in output order.
-    chosen.par_sort_unstable_by_key(|(order, _)| *order);
-    let groups = chosen
-        .par_iter()
-        .map(|&(_, pick)| {
-            let score = round4(pick.score);
-            MatchGroup {
-                rule: rule_index,
-                left: smallvec![pick.left],
-                right: smallvec![pick.right],
-                score,
-                amount_difference: pick.amount_difference,
-                status: status(rule, score),
-                marks: pick.marks.clone(),
-            }
-        })
-        .collect();
-    let near_misses = near_misses
-        .into_inner()
-        .unwrap_or_else(PoisonError::into_inner);
-    Ok((groups, near_misses))
+    chosen.par_sort_unstable_by_key(|(order, _, _)| *order);
+    (contested, chosen)
 }
 
 /// Breaks: after all rules, records still free that share a one-to-one key rule's key and pass
