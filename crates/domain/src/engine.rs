@@ -655,24 +655,21 @@ fn one_to_one(
         .sum::<usize>()
         .min(probes.len())
         .min(right.len());
+    let placeholder = MatchGroup {
+        rule: rule_index,
+        left: Members::new(),
+        right: Members::new(),
+        score: 0.0,
+        amount_difference: None,
+        status: Status::Proposed,
+        marks: Marks::new(),
+    };
     let ((contested, chosen), mut groups) = rayon::join(
         || choose(&mut batches, taken, left.len(), right.len()),
-        || {
-            vec![
-                MatchGroup {
-                    rule: rule_index,
-                    left: Members::new(),
-                    right: Members::new(),
-                    score: 0.0,
-                    amount_difference: None,
-                    status: Status::Proposed,
-                    marks: Marks::new(),
-                };
-                slots
-            ]
-        },
+        || vec![placeholder.clone(); slots],
     );
-    groups.truncate(chosen.len());
+    // Exactly one slot per chosen pair (resizing also covers a bound that was too low).
+    groups.resize(chosen.len(), placeholder);
     groups
         .par_iter_mut()
         .zip(&chosen)
