@@ -364,19 +364,7 @@ impl Records {
     pub fn retain(&mut self, keep: impl Fn(usize) -> bool) {
         let mut kept = Self::default();
         for record in self.iter().filter(|record| keep(record.index)) {
-            kept.push_row(
-                &RecordValues {
-                    id: record.id(),
-                    line: record.line(),
-                    reference: record.reference(),
-                    amount: record.amount(),
-                    currency: record.currency(),
-                    date: record.date(),
-                    counterparty: record.counterparty(),
-                    description: record.description(),
-                },
-                (0..self.extra.len()).map(|column| record.extra(column)),
-            );
+            kept.push_row(&record.values(), record.extras());
         }
         *self = kept;
     }
@@ -526,20 +514,38 @@ impl<'a> RecordRef<'a> {
         }
     }
 
-    /// The record, owned.
-    pub fn to_record(self) -> Record {
-        Record {
-            id: self.id().into(),
+    /// Its values, borrowed, as [`Records::push_row`] takes them (with [`RecordRef::extras`]).
+    pub fn values(self) -> RecordValues<'a> {
+        RecordValues {
+            id: self.id(),
             line: self.line(),
-            reference: self.reference().map(Into::into),
+            reference: self.reference(),
             amount: self.amount(),
             currency: self.currency(),
             date: self.date(),
-            counterparty: self.counterparty().map(Into::into),
-            description: self.description().map(Into::into),
-            extra: (0..self.records.extra.len())
-                .map(|column| self.extra(column).map(Into::into))
-                .collect(),
+            counterparty: self.counterparty(),
+            description: self.description(),
+        }
+    }
+
+    /// The values of every kept extra column, in order.
+    pub fn extras(self) -> impl ExactSizeIterator<Item = Option<&'a str>> {
+        (0..self.records.extra.len()).map(move |column| self.extra(column))
+    }
+
+    /// The record, owned.
+    pub fn to_record(self) -> Record {
+        let values = self.values();
+        Record {
+            id: values.id.into(),
+            line: values.line,
+            reference: values.reference.map(Into::into),
+            amount: values.amount,
+            currency: values.currency,
+            date: values.date,
+            counterparty: values.counterparty.map(Into::into),
+            description: values.description.map(Into::into),
+            extra: self.extras().map(|value| value.map(Into::into)).collect(),
         }
     }
 }
