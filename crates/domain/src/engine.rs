@@ -18,7 +18,7 @@
 //! explanation) and the groups (about 120 bytes each, see [`crate::outcome`]).
 
 use std::cmp::Ordering as Order;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use rayon::prelude::*;
@@ -29,7 +29,7 @@ use smallvec::smallvec;
 use crate::candidates::Index;
 use crate::criteria::{self, Test, Verdict};
 use crate::grouping;
-use crate::outcome::{Break, Mark, Marks, MatchGroup, Members, Outcome, Status, round4};
+use crate::outcome::{Break, Mark, Marks, MatchGroup, Outcome, Status, round4};
 use crate::record::{RecordRef, Records};
 use crate::rules::{Blocking, CompiledRules, Rule, Strategy};
 
@@ -500,11 +500,6 @@ impl Pair {
             .then_with(|| self.days_gap.cmp(&other.days_gap))
             .then_with(|| self.ids.cmp(&other.ids))
     }
-
-    /// Where its group goes in the output: by left id rank, then right id rank.
-    fn output_order(&self) -> u64 {
-        (u64::from(self.ids.2) << 32) | u64::from(self.ids.3)
-    }
 }
 
 /// Evaluates every criterion into `verdicts`; false as soon as a required one fails. The
@@ -643,43 +638,19 @@ fn one_to_one(
     // memory is there for what is made below.
     drop(index);
 
-    // Choosing is mostly serial; meanwhile the other thread lays out the groups' memory, so
-    // that the page faults of a fresh vector (112 MB for a million groups) are not paid after
-    // the choice, on the critical path: choosing and making the groups of (a) took a median of
-    // 0.11 s instead of 0.21 s. There is a slot for every group there can be (no more than the
-    // pairs, the probes or the right records); they are overwritten in output order and the
-    // ones left over cut off.
-    let slots = batches
-        .iter()
-        .map(Vec::len)
-        .sum::<usize>()
-        .min(probes.len())
-        .min(right.len());
-    let placeholder = MatchGroup {
-        rule: rule_index,
-        left: Members::new(),
-        right: Members::new(),
-        score: 0.0,
-        amount_difference: None,
-        status: Status::Proposed,
-        marks: Marks::new(),
-    };
-    let ((contested, chosen), mut groups) = rayon::join(
-        || choose(&mut batches, taken, left.len(), right.len()),
-        || vec![placeholder.clone(); slots],
-    );
-    // Exactly one slot per chosen pair (resizing also covers a bound that was too low).
-    groups.resize(chosen.len(), placeholder);
-    groups
-        .par_iter_mut()
-        .zip(&chosen)
-        .for_each(|(group, &(_, batch, at))| {
+    let (contested, chosen) = choose(&run.left_order, &mut batches, taken);
+    // An indexed parallel collect writes each group straight into its place in the new
+    // vector, so the pages of a large one (112 MB for a million groups) are first touched by
+    // both threads at once, by the writes that fill them.
+    let groups: Vec<MatchGroup> = chosen
+        .par_iter()
+        .map(|&(batch, at)| {
             let pick = match batch {
                 CONTESTED => &contested[at as usize],
                 _ => &batches[batch as usize][at as usize],
             };
             let score = round4(pick.score);
-            *group = MatchGroup {
+            MatchGroup {
                 rule: rule_index,
                 left: smallvec![pick.left],
                 right: smallvec![pick.right],
@@ -687,8 +658,9 @@ fn one_to_one(
                 amount_difference: pick.amount_difference,
                 status: status(rule, score),
                 marks: pick.marks.clone(),
-            };
-        });
+            }
+        })
+        .collect();
     let near_misses = near_misses
         .into_inner()
         .unwrap_or_else(PoisonError::into_inner);
@@ -702,33 +674,50 @@ const CONTESTED: u32 = u32::MAX;
 /// of both its records is chosen whatever the order, and choosing it decides nothing for any
 /// other pair, so only contested pairs are taken out of the batches and sorted best-first; the
 /// others are chosen where they lie. Returns the contested pairs and the chosen ones in output
-/// order, as (output order, batch or [`CONTESTED`], position).
+/// order (by left id: a left record is in one group at most), as (batch or [`CONTESTED`],
+/// position).
+///
+/// Finding the contested pairs and taking them out runs in parallel; what stays serial is the
+/// best-first walk over the contested pairs and one pass that marks the records taken and
+/// places each chosen pair at its left record, from where `left_order` reads them in output
+/// order (no sort).
 fn choose(
+    left_order: &[u32],
     batches: &mut [Vec<Pair>],
     taken: &mut Taken,
-    left_count: usize,
-    right_count: usize,
-) -> (Vec<Pair>, Vec<(u64, u32, u32)>) {
-    let mut left_pairs = vec![0u8; left_count];
-    let mut right_pairs = vec![0u8; right_count];
-    for pair in batches.iter().flatten() {
-        let count = &mut left_pairs[pair.left as usize];
-        *count = count.saturating_add(1);
-        let count = &mut right_pairs[pair.right as usize];
-        *count = count.saturating_add(1);
-    }
-    let mut contested: Vec<Pair> = batches
-        .iter_mut()
-        .flat_map(|batch| {
-            batch.extract_if(.., |pair| {
-                left_pairs[pair.left as usize] > 1 || right_pairs[pair.right as usize] > 1
-            })
+) -> (Vec<Pair>, Vec<(u32, u32)>) {
+    // Per record: bit 1 once it is in a pair, bit 2 once it is in a second one.
+    let seen = |count: usize| -> Vec<AtomicU8> { (0..count).map(|_| AtomicU8::new(0)).collect() };
+    let (left_seen, right_seen) = (seen(taken.left.len()), seen(taken.right.len()));
+    let mark = |seen: &[AtomicU8], record: u32| {
+        let record = &seen[record as usize];
+        if record.fetch_or(1, Ordering::Relaxed) & 1 != 0 {
+            record.fetch_or(2, Ordering::Relaxed);
+        }
+    };
+    batches.par_iter().for_each(|batch| {
+        for pair in batch {
+            mark(&left_seen, pair.left);
+            mark(&right_seen, pair.right);
+        }
+    });
+    let shared =
+        |seen: &[AtomicU8], record: u32| seen[record as usize].load(Ordering::Relaxed) & 2 != 0;
+    let contested: Vec<Vec<Pair>> = batches
+        .par_iter_mut()
+        .map(|batch| {
+            batch
+                .extract_if(.., |pair| {
+                    shared(&left_seen, pair.left) || shared(&right_seen, pair.right)
+                })
+                .collect()
         })
         .collect();
-    drop((left_pairs, right_pairs));
+    drop((left_seen, right_seen));
+    let mut contested: Vec<Pair> = contested.into_iter().flatten().collect();
     contested.par_sort_unstable_by(Pair::best_first);
-    let mut chosen: Vec<(u64, u32, u32)> =
-        Vec::with_capacity(contested.len() + batches.iter().map(Vec::len).sum::<usize>());
+    // Where each chosen pair lies, by its left record: (batch << 32) | position.
+    let mut chosen_at = vec![u64::MAX; taken.left.len()];
     let located = contested
         .iter()
         .enumerate()
@@ -746,10 +735,15 @@ fn choose(
         }
         taken.left[l] = true;
         taken.right[r] = true;
-        chosen.push((pair.output_order(), batch, at as u32));
+        chosen_at[l] = (u64::from(batch) << 32) | at as u64;
     }
-    // Groups are made in output order.
-    chosen.par_sort_unstable_by_key(|(order, _, _)| *order);
+    let chosen = left_order
+        .par_iter()
+        .filter_map(|&l| {
+            let at = chosen_at[l as usize];
+            (at != u64::MAX).then_some(((at >> 32) as u32, at as u32))
+        })
+        .collect();
     (contested, chosen)
 }
 
