@@ -14,8 +14,8 @@
 //! [`Cancelled`] and no partial outcome.
 //!
 //! Memory: besides the records, a run holds two ranks and two orders per record (16 bytes), the
-//! index of the rule being run, its passing candidate pairs (about 100 bytes each, with their
-//! explanation) and the groups (about 120 bytes each, see [`crate::outcome`]).
+//! index of the rule being run, its passing candidate pairs (about 72 bytes each, with their
+//! explanation) and the groups (about 112 bytes each, see [`crate::outcome`]).
 
 use std::cmp::Ordering as Order;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
@@ -472,17 +472,15 @@ const KEY_HOLDS: Verdict = Verdict {
     days_difference: None,
 };
 
-/// One candidate pair that passed every required criterion, with everything its place in the
-/// best-first order depends on (sorting compares fields and never looks anything up) and its
-/// explanation, made while its verdicts were at hand so a chosen pair is never evaluated twice.
+/// One candidate pair that passed every required criterion, with what its place in the
+/// best-first order depends on and its explanation, made while its verdicts were at hand so a
+/// chosen pair is never evaluated twice. (About 72 bytes: a million of them are held at once.)
 struct Pair {
     /// Unrounded score.
     score: f64,
     /// |amount difference| as f64: only used to order, ties fall through to ids.
     amount_gap: f64,
     days_gap: i32,
-    /// [`Run::pair_order`] of the pair.
-    ids: (u32, u32, u32, u32),
     left: u32,
     right: u32,
     /// Left − right amount, when both are known.
@@ -491,14 +489,18 @@ struct Pair {
 }
 
 impl Pair {
-    /// Best first: higher score, then smaller amount gap, then smaller date gap, then ids.
-    fn best_first(&self, other: &Self) -> Order {
+    /// Best first: higher score, then smaller amount gap, then smaller date gap, then the ids
+    /// ([`Run::pair_order`]; looked up only for pairs equal in all else).
+    fn best_first(&self, other: &Self, run: &Run<'_>) -> Order {
         other
             .score
             .total_cmp(&self.score)
             .then_with(|| self.amount_gap.total_cmp(&other.amount_gap))
             .then_with(|| self.days_gap.cmp(&other.days_gap))
-            .then_with(|| self.ids.cmp(&other.ids))
+            .then_with(|| {
+                run.pair_order(self.left, self.right)
+                    .cmp(&run.pair_order(other.left, other.right))
+            })
     }
 }
 
@@ -617,7 +619,6 @@ fn one_to_one(
                         score,
                         amount_gap,
                         days_gap,
-                        ids: run.pair_order(l, r),
                         left: l,
                         right: r,
                         amount_difference: a.amount().zip(b.amount()).map(|(x, y)| x - y),
@@ -638,7 +639,7 @@ fn one_to_one(
     // memory is there for what is made below.
     drop(index);
 
-    let (contested, chosen) = choose(&run.left_order, &mut batches, taken);
+    let (contested, chosen) = choose(run, &mut batches, taken);
     // An indexed parallel collect writes each group straight into its place in the new
     // vector, so the pages of a large one (112 MB for a million groups) are first touched by
     // both threads at once, by the writes that fill them.
@@ -682,7 +683,7 @@ const CONTESTED: u32 = u32::MAX;
 /// places each chosen pair at its left record, from where `left_order` reads them in output
 /// order (no sort).
 fn choose(
-    left_order: &[u32],
+    run: &Run<'_>,
     batches: &mut [Vec<Pair>],
     taken: &mut Taken,
 ) -> (Vec<Pair>, Vec<(u32, u32)>) {
@@ -715,7 +716,7 @@ fn choose(
         .collect();
     drop((left_seen, right_seen));
     let mut contested: Vec<Pair> = contested.into_iter().flatten().collect();
-    contested.par_sort_unstable_by(Pair::best_first);
+    contested.par_sort_unstable_by(|a, b| a.best_first(b, run));
     // Where each chosen pair lies, by its left record: (batch << 32) | position.
     let mut chosen_at = vec![u64::MAX; taken.left.len()];
     let located = contested
@@ -737,7 +738,8 @@ fn choose(
         taken.right[r] = true;
         chosen_at[l] = (u64::from(batch) << 32) | at as u64;
     }
-    let chosen = left_order
+    let chosen = run
+        .left_order
         .par_iter()
         .filter_map(|&l| {
             let at = chosen_at[l as usize];
@@ -906,6 +908,11 @@ mod tests {
             .into_iter()
             .rev()
             .collect()
+    }
+
+    #[test]
+    fn a_candidate_pair_takes_72_bytes() {
+        assert!(std::mem::size_of::<Pair>() <= 72);
     }
 
     #[test]

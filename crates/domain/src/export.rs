@@ -378,10 +378,10 @@ impl MatchesLayout<'_> {
             }
             out.push_str(prefix);
             out.push(' ');
-            push_ten_thousandths(out, u64::from(mark.value));
-            if mark.passed {
+            push_ten_thousandths(out, u64::from(mark.value()));
+            if mark.passed() {
                 out.push_str(" +");
-                push_ten_thousandths(out, u64::from(mark.contribution));
+                push_ten_thousandths(out, u64::from(mark.contribution()));
             } else {
                 out.push_str(" failed");
             }

@@ -2,7 +2,7 @@
 //! each side, and a summary. Every input record is in exactly one of: a group, a break, or its
 //! side's unmatched list. Record references are indices into the input slices.
 //!
-//! A run can make a million groups, so a group is kept small (about 100 bytes, no heap
+//! A run can make a million groups, so a group is kept small (112 bytes, no heap
 //! allocation for up to four members per side and four criteria): members are held inline,
 //! and the explanation is kept as [`Mark`]s, each criterion's value and contribution in
 //! ten-thousandths, which is exactly what the output prints. [`MatchGroup::explanation`]
@@ -60,27 +60,43 @@ pub struct Explanation {
 /// Ten-thousandths in a unit: values and contributions are kept and printed to four places.
 pub const FOUR_PLACES: f64 = 10_000.0;
 
-/// One criterion's part in a group's score, compact: passed, and its value and contribution in
-/// ten-thousandths (both lie in [0, 1]; see [`round4`]).
+/// One criterion's part in a group's score, compact (4 bytes): passed, and its value and
+/// contribution in ten-thousandths (both lie in [0, 1]; see [`round4`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Mark {
-    /// Whether it passed.
-    pub passed: bool,
-    /// `round4(value)` × 10⁴.
-    pub value: u16,
+    /// `round4(value)` × 10⁴ (at most 10⁴, below [`PASSED`]), with [`PASSED`] set when it
+    /// passed.
+    value: u16,
     /// `round4(contribution)` × 10⁴.
-    pub contribution: u16,
+    contribution: u16,
 }
+
+/// The bit of [`Mark::value`] that says the criterion passed.
+const PASSED: u16 = 1 << 15;
 
 impl Mark {
     /// A criterion's mark from its verdict's value and what it added to the score. Values
     /// outside [0, 1] (none of the tests produces one) are clamped.
     pub fn new(passed: bool, value: f64, contribution: f64) -> Self {
         Self {
-            passed,
-            value: ten_thousandths(value),
+            value: ten_thousandths(value) | if passed { PASSED } else { 0 },
             contribution: ten_thousandths(contribution),
         }
+    }
+
+    /// Whether it passed.
+    pub fn passed(self) -> bool {
+        self.value & PASSED != 0
+    }
+
+    /// `round4(value)` × 10⁴.
+    pub fn value(self) -> u16 {
+        self.value & !PASSED
+    }
+
+    /// `round4(contribution)` × 10⁴.
+    pub fn contribution(self) -> u16 {
+        self.contribution
     }
 }
 
@@ -96,11 +112,11 @@ pub type Marks = SmallVec<[Mark; 4]>;
 impl Serialize for Mark {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut mark = serializer.serialize_struct("Mark", 3)?;
-        mark.serialize_field("passed", &self.passed)?;
-        mark.serialize_field("value", &(f64::from(self.value) / FOUR_PLACES))?;
+        mark.serialize_field("passed", &self.passed())?;
+        mark.serialize_field("value", &(f64::from(self.value()) / FOUR_PLACES))?;
         mark.serialize_field(
             "contribution",
-            &(f64::from(self.contribution) / FOUR_PLACES),
+            &(f64::from(self.contribution()) / FOUR_PLACES),
         )?;
         mark.end()
     }
@@ -136,9 +152,9 @@ impl MatchGroup {
             .map(|(index, (criterion, mark))| Explanation {
                 criterion: index,
                 test: criterion.test.name(),
-                passed: mark.passed,
-                value: f64::from(mark.value) / FOUR_PLACES,
-                contribution: f64::from(mark.contribution) / FOUR_PLACES,
+                passed: mark.passed(),
+                value: f64::from(mark.value()) / FOUR_PLACES,
+                contribution: f64::from(mark.contribution()) / FOUR_PLACES,
             })
             .collect()
     }
@@ -337,18 +353,24 @@ mod tests {
             marks: Marks::from_slice(&[Mark::new(true, 1.0, 0.5); 4]),
         };
         assert!(!group.left.spilled() && !group.right.spilled() && !group.marks.spilled());
+        assert!(std::mem::size_of::<MatchGroup>() <= 112);
     }
 
     #[test]
     fn marks_keep_the_four_place_values_that_round4_gives() {
         for value in [0.0, 0.333_333, 0.5, 0.987_65, 0.999_95, 1.0] {
             let mark = Mark::new(true, value, value / 3.0);
-            assert_eq!(f64::from(mark.value) / FOUR_PLACES, round4(value));
+            assert!(mark.passed());
+            assert_eq!(f64::from(mark.value()) / FOUR_PLACES, round4(value));
             assert_eq!(
-                f64::from(mark.contribution) / FOUR_PLACES,
+                f64::from(mark.contribution()) / FOUR_PLACES,
                 round4(value / 3.0)
             );
+            let failed = Mark::new(false, value, 0.0);
+            assert!(!failed.passed());
+            assert_eq!(failed.value(), mark.value());
         }
-        assert_eq!(Mark::new(false, f64::NAN, 0.0).value, 0);
+        assert_eq!(Mark::new(false, f64::NAN, 0.0).value(), 0);
+        assert_eq!(std::mem::size_of::<Mark>(), 4);
     }
 }
