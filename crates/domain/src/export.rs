@@ -131,21 +131,26 @@ fn push_number(out: &mut String, value: u64, width: usize) {
     out.push_str(digits);
 }
 
-/// Writes `value` without trailing zeros, as `Display` writes `value.normalize()`: digits of
-/// the mantissa with the point placed by the scale, without the formatter's machinery.
+/// Writes `value` without trailing zeros, as `Display` writes `value.normalize()`.
 fn push_decimal(out: &mut String, value: Decimal) {
     let value = value.normalize();
-    let mantissa = value.mantissa();
-    if mantissa == 0 {
+    if value.is_zero() {
         // Every exact match's difference; normalising drops a zero's sign and scale.
         out.push('0');
         return;
     }
-    if mantissa < 0 {
+    push_decimal_as_displayed(out, value);
+}
+
+/// Writes `value` as `Display` writes it (all its decimals, and the sign even of a zero):
+/// digits of the mantissa with the point placed by the scale, without the formatter's
+/// machinery, which was a tenth of writing the unmatched records.
+fn push_decimal_as_displayed(out: &mut String, value: Decimal) {
+    if value.is_sign_negative() {
         out.push('-');
     }
     let mut digits = [b'0'; 40];
-    let (mut at, mut rest) = (digits.len(), mantissa.unsigned_abs());
+    let (mut at, mut rest) = (digits.len(), value.mantissa().unsigned_abs());
     while rest > 0 {
         at -= 1;
         digits[at] = b'0' + (rest % 10) as u8;
@@ -465,7 +470,7 @@ fn render_unmatched(out: &mut String, records: &Records, indices: &[u32]) {
             text(out, record.reference());
             out.push(',');
             if let Some(amount) = record.amount() {
-                let _ = write!(out, "{amount}");
+                push_decimal_as_displayed(out, amount);
             }
             out.push(',');
             if let Some(currency) = record.currency() {
@@ -605,7 +610,7 @@ mod tests {
     }
 
     #[test]
-    fn decimals_are_written_as_display_writes_them_normalized() {
+    fn decimals_are_written_as_display_writes_them() {
         let mut values: Vec<Decimal> = [
             "0",
             "-0",
@@ -639,6 +644,9 @@ mod tests {
             let mut out = String::new();
             push_decimal(&mut out, value);
             assert_eq!(out, value.normalize().to_string(), "{value:?}");
+            out.clear();
+            push_decimal_as_displayed(&mut out, value);
+            assert_eq!(out, value.to_string(), "{value:?}");
         }
     }
 
