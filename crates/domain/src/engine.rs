@@ -545,9 +545,12 @@ struct ScanScratch {
 /// One-to-one: score every candidate pair, then take pairs best-first, each record once.
 ///
 /// Complexity: candidate generation as in [`crate::candidates`] (parallel over left records),
-/// O(p log p) to sort the p passing pairs, O(p) to assign. Ties are broken by the smaller
-/// amount gap, then the smaller date gap, then the ids, so the result does not depend on input
-/// order. Best-first is greedy: it maximises each decision's score, not the total over all.
+/// O(p) over the p passing pairs to find the contested ones (those sharing a record with
+/// another pair) and to take the rest, O(c log c) to sort the c contested ones best-first,
+/// O(n) over the n left records to put the chosen pairs in output order. Ties are broken by
+/// the smaller amount gap, then the smaller date gap, then the ids, so the result does not
+/// depend on input order. Best-first is greedy: it maximises each decision's score, not the
+/// total over all.
 fn one_to_one(
     run: &Run<'_>,
     rule_index: usize,
