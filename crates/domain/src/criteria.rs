@@ -445,7 +445,8 @@ pub fn extract<'t>(pattern: &Regex, text: &'t str) -> Option<&'t str> {
 }
 
 std::thread_local! {
-    /// The two normalised texts of the pair being scored, reused from pair to pair.
+    /// The two normalised texts of the pair being scored (`contains`, `similarity`), reused
+    /// from pair to pair.
     static NORMALIZED: std::cell::RefCell<(String, String)> =
         const { std::cell::RefCell::new((String::new(), String::new())) };
 }
@@ -484,12 +485,14 @@ impl Criterion {
                 Verdict::boolean(a.is_some() && a == b)
             }
             Test::Contains(normalizer) => match (left.text(&self.left), right.text(&self.right)) {
-                (Some(a), Some(b)) => {
-                    let (a, b) = (normalizer.apply(a), normalizer.apply(b));
+                (Some(a), Some(b)) => NORMALIZED.with_borrow_mut(|(a_text, b_text)| {
+                    normalizer.apply_into(a, a_text);
+                    normalizer.apply_into(b, b_text);
+                    let (a, b) = (a_text.as_str(), b_text.as_str());
                     Verdict::boolean(
-                        !a.is_empty() && !b.is_empty() && (a.contains(&b) || b.contains(&a)),
+                        !a.is_empty() && !b.is_empty() && (a.contains(b) || b.contains(a)),
                     )
-                }
+                }),
                 _ => Verdict::boolean(false),
             },
             Test::Similarity {
