@@ -187,12 +187,39 @@ impl<'a> Index<'a> {
         candidates: &mut Vec<u32>,
         out: &mut Vec<(u32, u32)>,
     ) {
-        let Self::Key { criterion, table } = self else {
-            for &probe in probes {
-                self.candidates(rule, records.get(probe as usize), probe_is_left, candidates);
-                out.extend(candidates.iter().map(|&c| (probe, c)));
+        let (criterion, table) = match self {
+            Self::Key { criterion, table } => (criterion, table),
+            Self::Amount {
+                sorted: AmountKeys::Fixed { keys, indices, .. },
+                ..
+            } => {
+                let bounds = |probe: u32| {
+                    let amount = records.get(probe as usize).amount()?;
+                    self.fixed_band(amount)
+                };
+                band_pairs(keys, |key| *key, |at| indices[at], probes, bounds, out);
+                return;
             }
-            return;
+            Self::Date { sorted, .. } => {
+                let bounds =
+                    |probe: u32| self.date_band(records.get(probe as usize), probe_is_left);
+                band_pairs(
+                    sorted,
+                    |(date, _)| *date,
+                    |at| sorted[at].1,
+                    probes,
+                    bounds,
+                    out,
+                );
+                return;
+            }
+            _ => {
+                for &probe in probes {
+                    self.candidates(rule, records.get(probe as usize), probe_is_left, candidates);
+                    out.extend(candidates.iter().map(|&c| (probe, c)));
+                }
+                return;
+            }
         };
         let criterion = &rule.criteria[*criterion];
         let mut keyed: Vec<(u32, u64, Cow<'_, str>)> = Vec::with_capacity(TOUCH_BLOCK);
@@ -233,30 +260,16 @@ impl<'a> Index<'a> {
                 relative,
             } => {
                 let Some(amount) = probe.amount() else { return };
-                if relative.is_zero() && sorted.range_around(amount, *absolute, out) {
+                if let Some((low, high)) = self.fixed_band(amount) {
+                    sorted.fixed_range(low, high, out);
                     return;
                 }
                 let width = (*absolute + *relative * amount.abs()) / (Decimal::ONE - *relative);
                 sorted.range(amount - width, amount + width, out);
             }
-            Self::Date {
-                sorted,
-                days,
-                direction,
-            } => {
-                let Some(date) = probe.date() else { return };
-                let window = Days::new(u64::from(*days));
-                let before = date.checked_sub_days(window).unwrap_or(NaiveDate::MIN);
-                let after = date.checked_add_days(window).unwrap_or(NaiveDate::MAX);
-                // The window is defined as right − left; seen from a right probe it flips.
-                let (low, high) = match (direction, probe_is_left) {
-                    (Direction::Both, _) => (before, after),
-                    (Direction::RightAfter, true) | (Direction::RightBefore, false) => {
-                        (date, after)
-                    }
-                    (Direction::RightBefore, true) | (Direction::RightAfter, false) => {
-                        (before, date)
-                    }
+            Self::Date { sorted, .. } => {
+                let Some((low, high)) = self.date_band(probe, probe_is_left) else {
+                    return;
                 };
                 let start = sorted.partition_point(|(d, _)| *d < low);
                 out.extend(
@@ -308,6 +321,125 @@ impl<'a> Index<'a> {
                 );
             }
         }
+    }
+
+    /// The fixed-point bounds of the amount band around `amount`, rounded outward to the keys'
+    /// decimals; `None` when the index is not an amount band over fixed-point keys.
+    fn fixed_band(&self, amount: Decimal) -> Option<(i64, i64)> {
+        let Self::Amount {
+            sorted,
+            absolute,
+            relative,
+        } = self
+        else {
+            return None;
+        };
+        if relative.is_zero()
+            && let Some(bounds) = sorted.fixed_around(amount, *absolute)
+        {
+            return Some(bounds);
+        }
+        let width = (*absolute + *relative * amount.abs()) / (Decimal::ONE - *relative);
+        sorted.fixed_bounds(amount - width, amount + width)
+    }
+
+    /// The dates a probe's date window takes, inclusive; `None` when the index is not a date
+    /// band or the probe has no date.
+    fn date_band(
+        &self,
+        probe: RecordRef<'_>,
+        probe_is_left: bool,
+    ) -> Option<(NaiveDate, NaiveDate)> {
+        let Self::Date {
+            days, direction, ..
+        } = self
+        else {
+            return None;
+        };
+        let date = probe.date()?;
+        let window = Days::new(u64::from(*days));
+        let before = date.checked_sub_days(window).unwrap_or(NaiveDate::MIN);
+        let after = date.checked_add_days(window).unwrap_or(NaiveDate::MAX);
+        // The window is defined as right − left; seen from a right probe it flips.
+        Some(match (direction, probe_is_left) {
+            (Direction::Both, _) => (before, after),
+            (Direction::RightAfter, true) | (Direction::RightBefore, false) => (date, after),
+            (Direction::RightBefore, true) | (Direction::RightAfter, false) => (before, date),
+        })
+    }
+}
+
+/// The candidate pairs of a band index for every probe of `probes` that `bounds` gives a range
+/// `[low, high]`: the records (`record(position)`) of the positions of `sorted` whose
+/// `key` lies in it, appended to `out` in probe order, each probe's in key order.
+///
+/// The keys are far larger than the caches, and a binary search is a chain of about twenty
+/// loads, each waiting for the one before. So the probes go [`TOUCH_BLOCK`] at a time and
+/// their searches take each step together (see [`partition_points`]): the processor waits for
+/// a block's loads at once, where searching one probe after the other waited for each in turn.
+fn band_pairs<T, K: Ord + Copy>(
+    sorted: &[T],
+    key: impl Fn(&T) -> K,
+    record: impl Fn(usize) -> u32,
+    probes: &[u32],
+    bounds: impl Fn(u32) -> Option<(K, K)>,
+    out: &mut Vec<(u32, u32)>,
+) {
+    let mut banded: Vec<(u32, K, K)> = Vec::with_capacity(TOUCH_BLOCK);
+    let mut starts: Vec<usize> = Vec::with_capacity(TOUCH_BLOCK);
+    for block in probes.chunks(TOUCH_BLOCK) {
+        banded.clear();
+        banded.extend(
+            block
+                .iter()
+                .filter_map(|&probe| bounds(probe).map(|(low, high)| (probe, low, high))),
+        );
+        partition_points(
+            sorted,
+            banded.len(),
+            |item, at| key(item) < banded[at].1,
+            &mut starts,
+        );
+        for (&(probe, _, high), &start) in banded.iter().zip(&starts) {
+            let end = start
+                + sorted[start..]
+                    .iter()
+                    .take_while(|item| key(item) <= high)
+                    .count();
+            out.extend((start..end).map(|at| (probe, record(at))));
+        }
+    }
+}
+
+/// For each of `queries` queries, the first position of `sorted` whose item is not
+/// `below(item, query)` (what [`slice::partition_point`] gives), into `out`; `sorted` must be
+/// partitioned for each query as `partition_point` requires.
+///
+/// Every search takes the same number of halving steps (branch-free: the next position is
+/// computed, not branched to), and each step is taken for all queries before the next, so a
+/// step's loads, independent of one another, are waited for together.
+fn partition_points<T>(
+    sorted: &[T],
+    queries: usize,
+    below: impl Fn(&T, usize) -> bool,
+    out: &mut Vec<usize>,
+) {
+    out.clear();
+    out.resize(queries, 0);
+    if sorted.is_empty() {
+        return;
+    }
+    // Invariant: each answer lies in [base, base + size], and base + size ≤ sorted.len().
+    let mut size = sorted.len();
+    while size > 1 {
+        let half = size / 2;
+        for (query, base) in out.iter_mut().enumerate() {
+            *base += half * usize::from(below(&sorted[*base + half], query));
+        }
+        size -= half;
+    }
+    for (query, base) in out.iter_mut().enumerate() {
+        *base += usize::from(below(&sorted[*base], query));
     }
 }
 
@@ -574,25 +706,19 @@ fn locate(
 
 /// Amounts sorted for range queries. When every amount fits a common number of decimals as a
 /// 64-bit integer (the usual case: money), they are kept as fixed-point integers, which sort
-/// and compare several times faster than `Decimal`, with every [`FENCE_STRIDE`]th key copied
-/// into an array an eighth the size, whose upper levels stay in cache, so a lookup touches one
-/// cache line of the large one instead of a dozen; otherwise as decimals.
+/// and compare several times faster than `Decimal`, with their records alongside; otherwise as
+/// decimals.
 pub(crate) enum AmountKeys {
     Fixed {
         scale: u32,
         keys: Vec<i64>,
         indices: Vec<u32>,
-        /// `keys[0]`, `keys[FENCE_STRIDE]`, `keys[2 · FENCE_STRIDE]`…
-        fences: Vec<i64>,
     },
     Exact(Vec<(Decimal, u32)>),
 }
 
 /// Most decimals the fixed-point form takes.
 const MAX_FIXED_SCALE: u32 = 12;
-
-/// Keys per fence: eight 8-byte keys are one cache line.
-const FENCE_STRIDE: usize = 8;
 
 fn to_fixed(amount: Decimal, scale: u32) -> Option<i128> {
     let shift = scale.checked_sub(amount.scale())?;
@@ -614,12 +740,10 @@ impl AmountKeys {
             if let Some(mut sorted) = fixed {
                 sorted.par_sort_unstable();
                 let (keys, indices): (Vec<i64>, Vec<u32>) = sorted.into_iter().unzip();
-                let fences = keys.iter().step_by(FENCE_STRIDE).copied().collect();
                 return Self::Fixed {
                     scale,
                     keys,
                     indices,
-                    fences,
                 };
             }
         }
@@ -627,42 +751,44 @@ impl AmountKeys {
         Self::Exact(amounts)
     }
 
-    /// Appends the indices within `width` of `amount` (bounds rounded outward to the keys'
-    /// decimals) and returns true, when both are exact in fixed point; otherwise returns false
-    /// and [`AmountKeys::range`] is the way. Saves the decimal arithmetic of every probe of a
-    /// rule with an absolute tolerance only.
-    fn range_around(&self, amount: Decimal, width: Decimal, out: &mut Vec<u32>) -> bool {
+    /// The fixed-point bounds within `width` of `amount` (rounded outward to the keys'
+    /// decimals), when both are exact in fixed point; otherwise `None`, and
+    /// [`AmountKeys::fixed_bounds`] is the way. Saves the decimal arithmetic of every probe of
+    /// a rule with an absolute tolerance only.
+    fn fixed_around(&self, amount: Decimal, width: Decimal) -> Option<(i64, i64)> {
         let Self::Fixed { scale, .. } = self else {
-            return false;
+            return None;
         };
         let width = width.round_dp_with_strategy(*scale, RoundingStrategy::ToPositiveInfinity);
-        let (Some(centre), Some(width)) = (to_fixed64(amount, *scale), to_fixed64(width, *scale))
-        else {
-            return false;
+        let (centre, width) = (to_fixed64(amount, *scale)?, to_fixed64(width, *scale)?);
+        Some((centre.saturating_sub(width), centre.saturating_add(width)))
+    }
+
+    /// [low, high] in fixed point, rounded outward to the keys' decimals and clamped to the
+    /// 64-bit range; `None` for decimal keys.
+    fn fixed_bounds(&self, low: Decimal, high: Decimal) -> Option<(i64, i64)> {
+        let Self::Fixed { scale, .. } = self else {
+            return None;
         };
-        self.fixed_range(
-            centre.saturating_sub(width),
-            centre.saturating_add(width),
-            out,
+        let low = to_fixed(
+            low.round_dp_with_strategy(*scale, RoundingStrategy::ToNegativeInfinity),
+            *scale,
         );
-        true
+        let high = to_fixed(
+            high.round_dp_with_strategy(*scale, RoundingStrategy::ToPositiveInfinity),
+            *scale,
+        );
+        let clamp = |fixed: i128| fixed.clamp(i64::MIN.into(), i64::MAX.into()) as i64;
+        Some((low.map_or(i64::MIN, clamp), high.map_or(i64::MAX, clamp)))
     }
 
     /// Appends the indices whose amount lies in [low, high].
     fn range(&self, low: Decimal, high: Decimal, out: &mut Vec<u32>) {
         match self {
-            Self::Fixed { scale, .. } => {
-                let low = to_fixed(
-                    low.round_dp_with_strategy(*scale, RoundingStrategy::ToNegativeInfinity),
-                    *scale,
-                );
-                let high = to_fixed(
-                    high.round_dp_with_strategy(*scale, RoundingStrategy::ToPositiveInfinity),
-                    *scale,
-                );
-                let clamp = |fixed: i128| fixed.clamp(i64::MIN.into(), i64::MAX.into()) as i64;
-                let (low, high) = (low.map_or(i64::MIN, clamp), high.map_or(i64::MAX, clamp));
-                self.fixed_range(low, high, out);
+            Self::Fixed { .. } => {
+                if let Some((low, high)) = self.fixed_bounds(low, high) {
+                    self.fixed_range(low, high, out);
+                }
             }
             Self::Exact(sorted) => {
                 let start = sorted.partition_point(|(a, _)| *a < low);
@@ -678,20 +804,10 @@ impl AmountKeys {
 
     /// Appends the indices whose fixed-point amount lies in [low, high].
     fn fixed_range(&self, low: i64, high: i64, out: &mut Vec<u32>) {
-        let Self::Fixed {
-            keys,
-            indices,
-            fences,
-            ..
-        } = self
-        else {
+        let Self::Fixed { keys, indices, .. } = self else {
             return;
         };
-        // The first key ≥ low lies in the block before the first fence ≥ low, or at it.
-        let fence = fences.partition_point(|key| *key < low);
-        let from = fence.saturating_sub(1) * FENCE_STRIDE;
-        let to = (fence * FENCE_STRIDE).min(keys.len());
-        let start = from + keys[from..to].partition_point(|key| *key < low);
+        let start = keys.partition_point(|key| *key < low);
         let end = start + keys[start..].iter().take_while(|key| **key <= high).count();
         out.extend_from_slice(&indices[start..end]);
     }
@@ -832,7 +948,8 @@ mod tests {
             for width in ["0", "0.01", "0.005", "0.07", "1.5", "1000"] {
                 let (centre, width) = (d(centre), d(width));
                 let mut around = Vec::new();
-                assert!(keys.range_around(centre, width, &mut around));
+                let (low, high) = keys.fixed_around(centre, width).expect("exact bounds");
+                keys.fixed_range(low, high, &mut around);
                 around.sort_unstable();
                 let mut bounded = Vec::new();
                 keys.range(centre - width, centre + width, &mut bounded);
@@ -840,11 +957,77 @@ mod tests {
                 assert_eq!(around, bounded, "{centre} ± {width}");
             }
         }
-        let mut out = Vec::new();
         assert!(
-            !keys.range_around(d("0.001"), d("1"), &mut out),
+            keys.fixed_around(d("0.001"), d("1")).is_none(),
             "a centre finer than the keys takes the decimal path"
         );
+    }
+
+    /// The searches taken a step at a time for many queries give what `partition_point` gives
+    /// one by one: empty and one-item slices, runs of equal keys, queries before the first key,
+    /// on keys, between them and past the last.
+    #[test]
+    fn partition_points_agree_with_partition_point() {
+        let mut out = Vec::new();
+        for length in [0usize, 1, 2, 3, 7, 8, 9, 100, 1000] {
+            let sorted: Vec<i64> = (0..length as i64).map(|i| i / 3 * 2).collect();
+            let queries: Vec<i64> = (-3..length as i64 + 3).collect();
+            partition_points(
+                &sorted,
+                queries.len(),
+                |key, at| *key < queries[at],
+                &mut out,
+            );
+            let expected: Vec<usize> = queries
+                .iter()
+                .map(|q| sorted.partition_point(|key| key < q))
+                .collect();
+            assert_eq!(out, expected, "length {length}");
+        }
+    }
+
+    /// A block of band probes finds exactly the records a plain filter finds, each probe's in
+    /// key order, and probes without bounds find nothing.
+    #[test]
+    fn band_pairs_find_every_record_in_each_probes_range() {
+        let sorted: Vec<(i64, u32)> = {
+            let mut items: Vec<(i64, u32)> = (0..500u32)
+                .map(|i| ((i64::from(i) * 37) % 101, i))
+                .collect();
+            items.sort_unstable();
+            items
+        };
+        // More probes than one block; every third has no bounds.
+        let probes: Vec<u32> = (0..100).collect();
+        let bounds = |probe: u32| {
+            (!probe.is_multiple_of(3)).then(|| {
+                (
+                    i64::from(probe) - 10,
+                    i64::from(probe) + i64::from(probe % 4),
+                )
+            })
+        };
+        let mut out = Vec::new();
+        band_pairs(
+            &sorted,
+            |(key, _)| *key,
+            |at| sorted[at].1,
+            &probes,
+            bounds,
+            &mut out,
+        );
+        let expected: Vec<(u32, u32)> = probes
+            .iter()
+            .filter_map(|&probe| bounds(probe).map(|range| (probe, range)))
+            .flat_map(|(probe, (low, high))| {
+                sorted
+                    .iter()
+                    .filter(move |(key, _)| (low..=high).contains(key))
+                    .map(move |(_, record)| (probe, *record))
+            })
+            .collect();
+        assert!(!expected.is_empty());
+        assert_eq!(out, expected);
     }
 
     #[test]

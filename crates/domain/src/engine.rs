@@ -30,7 +30,7 @@ use crate::candidates::Index;
 use crate::criteria::{self, Test, Verdict};
 use crate::grouping;
 use crate::outcome::{Break, Mark, Marks, MatchGroup, Outcome, Status, round4};
-use crate::record::{RecordRef, Records};
+use crate::record::{Field, RecordRef, Records};
 use crate::rules::{Blocking, CompiledRules, Rule, Strategy};
 
 /// Candidate pairs whose records are read together before they are scored.
@@ -569,6 +569,17 @@ fn one_to_one(
         .filter(|i| !taken.left[*i as usize])
         .collect();
     let used_right = &taken.right;
+    // The text fields the criteria read on the right, each once (a key the index matched is
+    // not read again).
+    let mut right_texts: Vec<&Field> = Vec::new();
+    for (at, criterion) in rule.criteria.iter().enumerate() {
+        if Some(at) != known
+            && !matches!(criterion.right, Field::Amount | Field::Date)
+            && !right_texts.contains(&&criterion.right)
+        {
+            right_texts.push(&criterion.right);
+        }
+    }
     // Each batch of probes is taken in steps: the candidates of every probe, then a pass that
     // only reads each candidate record, then the scoring. The records are found at random
     // places; a loop that only loads lets the processor wait for many of them at once, where
@@ -588,14 +599,19 @@ fn one_to_one(
             pairs.retain(|&(_, r)| !used_right[r as usize]);
             found.reserve_exact(pairs.len());
             // Pairs are scored a block at a time, each block's right records (and ranks) read
-            // first by a loop that only loads. `line` and `amount` lie at both ends of the
-            // fields criteria read: together they bring in every cache line of them. A whole
-            // batch read ahead was evicted again before it was scored.
+            // first by a loop that only loads: the amount, and the first byte of each text the
+            // criteria read (the text's end in its column, then its bytes). A whole batch read
+            // ahead was evicted again before it was scored.
             for block in pairs.chunks(TOUCH_BLOCK) {
                 let touched = block.iter().fold(0u64, |sum, &(_, r)| {
                     let record = right.get(r as usize);
+                    let texts = right_texts.iter().fold(0u64, |sum, field| {
+                        let first = record.text(field).and_then(|text| text.bytes().next());
+                        sum.wrapping_add(first.map_or(0, u64::from))
+                    });
                     sum.wrapping_add(record.amount().map_or(0, |a| u64::from(a.scale())))
                         .wrapping_add(u64::from(run.right_rank[r as usize]))
+                        .wrapping_add(texts)
                 });
                 std::hint::black_box(touched);
                 for &(l, r) in block {
