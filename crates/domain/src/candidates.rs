@@ -934,7 +934,7 @@ mod tests {
     }
 
     /// The fixed-point shortcut for absolute tolerances finds what the decimal bounds find,
-    /// across block edges of the fence array.
+    /// over a thousand keys.
     #[test]
     fn ranges_around_an_amount_agree_with_decimal_bounds() {
         let indexed: Vec<(Decimal, u32)> = (0..1000u32)
