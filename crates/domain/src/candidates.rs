@@ -264,7 +264,7 @@ impl<'a> Index<'a> {
                     sorted.fixed_range(low, high, out);
                     return;
                 }
-                let width = (*absolute + *relative * amount.abs()) / (Decimal::ONE - *relative);
+                let width = band_width(amount, *absolute, *relative);
                 sorted.range(amount - width, amount + width, out);
             }
             Self::Date { sorted, .. } => {
@@ -339,7 +339,7 @@ impl<'a> Index<'a> {
         {
             return Some(bounds);
         }
-        let width = (*absolute + *relative * amount.abs()) / (Decimal::ONE - *relative);
+        let width = band_width(amount, *absolute, *relative);
         sorted.fixed_bounds(amount - width, amount + width)
     }
 
@@ -367,6 +367,12 @@ impl<'a> Index<'a> {
             (Direction::RightBefore, true) | (Direction::RightAfter, false) => (before, date),
         })
     }
+}
+
+/// How far from `amount` the band reaches: wide enough for the relative part measured from
+/// either amount ((abs + rel·|a|) / (1 − rel)); candidates are checked exactly afterwards.
+fn band_width(amount: Decimal, absolute: Decimal, relative: Decimal) -> Decimal {
+    (absolute + relative * amount.abs()) / (Decimal::ONE - relative)
 }
 
 /// The candidate pairs of a band index for every probe of `probes` that `bounds` gives a range
