@@ -14,8 +14,8 @@
 //! [`Cancelled`] and no partial outcome.
 //!
 //! Memory: besides the records, a run holds two ranks and two orders per record (16 bytes), the
-//! index of the rule being run, its passing candidate pairs (about 72 bytes each, with their
-//! explanation) and the groups (about 112 bytes each, see [`crate::outcome`]).
+//! index of the rule being run, its passing candidate pairs (64 bytes each, with their
+//! explanation) and the groups (64 bytes each, see [`crate::outcome`]).
 
 use std::cmp::Ordering as Order;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
@@ -24,7 +24,6 @@ use std::sync::{Mutex, PoisonError};
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
-use smallvec::smallvec;
 
 use crate::candidates::Index;
 use crate::criteria::{self, Test, Verdict};
@@ -278,19 +277,16 @@ pub fn reconcile(
         .all(|rule| rule.strategy == Strategy::OneToOne);
     if !one_to_one_only {
         groups.par_iter_mut().for_each(|group| {
-            group.left.sort_unstable_by_key(|i| left_rank[*i as usize]);
-            group
-                .right
-                .sort_unstable_by_key(|i| right_rank[*i as usize]);
+            group.sort_members(|i| left_rank[*i as usize], |i| right_rank[*i as usize]);
         });
     }
     let first =
         |ranks: &[u32], indices: &[u32]| indices.first().map_or(u32::MAX, |i| ranks[*i as usize]);
     let output_order = |g: &MatchGroup| {
         (
-            g.rule,
-            first(left_rank, &g.left),
-            first(right_rank, &g.right),
+            g.rule(),
+            first(left_rank, g.left()),
+            first(right_rank, g.right()),
         )
     };
     // One-to-one rules make their groups in this order already.
@@ -474,7 +470,7 @@ const KEY_HOLDS: Verdict = Verdict {
 
 /// One candidate pair that passed every required criterion, with what its place in the
 /// best-first order depends on and its explanation, made while its verdicts were at hand so a
-/// chosen pair is never evaluated twice. (About 72 bytes: a million of them are held at once.)
+/// chosen pair is never evaluated twice. (64 bytes: a million of them are held at once.)
 struct Pair {
     /// Unrounded score.
     score: f64,
@@ -660,7 +656,7 @@ fn one_to_one(
 
     let (contested, chosen) = choose(run, &mut batches, taken);
     // An indexed parallel collect writes each group straight into its place in the new
-    // vector, so the pages of a large one (112 MB for a million groups) are first touched by
+    // vector, so the pages of a large one (64 MB for a million groups) are first touched by
     // both threads at once, by the writes that fill them.
     let groups: Vec<MatchGroup> = chosen
         .par_iter()
@@ -670,15 +666,15 @@ fn one_to_one(
                 _ => &batches[batch as usize][at as usize],
             };
             let score = round4(pick.score);
-            MatchGroup {
-                rule: rule_index,
-                left: smallvec![pick.left],
-                right: smallvec![pick.right],
+            MatchGroup::new(
+                rule_index,
+                &[pick.left],
+                &[pick.right],
                 score,
-                amount_difference: pick.amount_difference,
-                status: status(rule, score),
-                marks: pick.marks.clone(),
-            }
+                pick.amount_difference,
+                status(rule, score),
+                pick.marks.clone(),
+            )
         })
         .collect();
     let near_misses = near_misses
@@ -930,8 +926,8 @@ mod tests {
     }
 
     #[test]
-    fn a_candidate_pair_takes_72_bytes() {
-        assert!(std::mem::size_of::<Pair>() <= 72);
+    fn a_candidate_pair_takes_64_bytes() {
+        assert_eq!(std::mem::size_of::<Pair>(), 64);
     }
 
     #[test]

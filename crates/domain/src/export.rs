@@ -309,33 +309,33 @@ impl MatchesLayout<'_> {
             (String::new(), String::new(), String::new());
         let (mut left_entries, mut right_entries) = (Vec::new(), Vec::new());
         self.left
-            .gather(groups.iter().flat_map(|g| &g.left), &mut left_entries);
+            .gather(groups.iter().flat_map(|g| g.left()), &mut left_entries);
         self.right
-            .gather(groups.iter().flat_map(|g| &g.right), &mut right_entries);
+            .gather(groups.iter().flat_map(|g| g.right()), &mut right_entries);
         let (mut left_at, mut right_at) = (0, 0);
         // Groups of one rule often have the same marks (every exact match does): the last
         // explanation is reused when they are.
         let mut explained: Option<(usize, &Marks)> = None;
         for (offset, group) in groups.iter().enumerate() {
-            if explained != Some((group.rule, &group.marks)) {
-                explained = Some((group.rule, &group.marks));
+            if explained != Some((group.rule(), group.marks())) {
+                explained = Some((group.rule(), group.marks()));
                 self.explain(&mut explanation, group);
                 explanation_cell.clear();
                 push_cell(&mut explanation_cell, &explanation);
             }
-            let rule = &self.rules.rules[group.rule];
+            let rule = &self.rules.rules[group.rule()];
             out.push('M');
             push_number(out, (first + offset + 1) as u64, self.width);
             out.push(',');
-            out.push_str(&self.names[group.rule]);
+            out.push_str(&self.names[group.rule()]);
             out.push(',');
             out.push_str(rule.strategy.as_str());
             out.push(',');
-            let (l, r) = (group.left.len(), group.right.len());
+            let (l, r) = (group.left().len(), group.right().len());
             join_ids_into(
                 &mut ids,
                 &self.left,
-                &group.left,
+                group.left(),
                 &left_entries[left_at..left_at + l],
             );
             left_at += l;
@@ -344,23 +344,23 @@ impl MatchesLayout<'_> {
             join_ids_into(
                 &mut ids,
                 &self.right,
-                &group.right,
+                group.right(),
                 &right_entries[right_at..right_at + r],
             );
             right_at += r;
             push_cell(out, &ids);
             out.push(',');
-            push_number(out, group.left.len() as u64, 1);
+            push_number(out, l as u64, 1);
             out.push(',');
-            push_number(out, group.right.len() as u64, 1);
+            push_number(out, r as u64, 1);
             out.push(',');
-            push_score(out, group.score);
+            push_score(out, group.score());
             out.push(',');
-            if let Some(difference) = group.amount_difference {
+            if let Some(difference) = group.amount_difference() {
                 push_decimal(out, difference);
             }
             out.push(',');
-            out.push_str(group.status.as_str());
+            out.push_str(group.status().as_str());
             out.push(',');
             out.push_str(&explanation_cell);
             out.push('\n');
@@ -373,9 +373,9 @@ impl MatchesLayout<'_> {
     fn explain(&self, out: &mut String, group: &MatchGroup) {
         out.clear();
         for (i, (mark, prefix)) in group
-            .marks
+            .marks()
             .iter()
-            .zip(&self.prefixes[group.rule])
+            .zip(&self.prefixes[group.rule()])
             .enumerate()
         {
             if i > 0 {

@@ -109,15 +109,15 @@ fn make_group(
     let amount_difference = sum_amounts(run.left, &lefts)
         .zip(sum_amounts(run.right, &rights))
         .map(|(a, b)| a - b);
-    MatchGroup {
-        rule: rule_index,
-        left: lefts.into(),
-        right: rights.into(),
+    MatchGroup::new(
+        rule_index,
+        &lefts,
+        &rights,
         score,
         amount_difference,
-        status: status(rule, score),
+        status(rule, score),
         marks,
-    }
+    )
 }
 
 /// Depth-first search for a subset whose sum agrees with the target.
@@ -317,13 +317,13 @@ pub(crate) fn many_to_one(
             (vec![o], chosen)
         };
         let group = make_group(run, rule_index, rule, lefts, rights);
-        if group.score + 1e-12 >= rule.min_score {
+        if group.score() + 1e-12 >= rule.min_score {
             groups.push(group);
         } else {
-            for l in &group.left {
+            for l in group.left() {
                 taken.left[*l as usize] = false;
             }
-            for r in &group.right {
+            for r in group.right() {
                 taken.right[*r as usize] = false;
             }
         }

@@ -2,22 +2,22 @@
 //! each side, and a summary. Every input record is in exactly one of: a group, a break, or its
 //! side's unmatched list. Record references are indices into the input slices.
 //!
-//! A run can make a million groups, so a group is kept small (112 bytes, no heap
-//! allocation for up to four members per side and four criteria): members are held inline,
-//! and the explanation is kept as [`Mark`]s, each criterion's value and contribution in
-//! ten-thousandths, which is exactly what the output prints. [`MatchGroup::explanation`]
-//! expands them with the rule's criterion names.
+//! A run can make a million groups, and every byte of a group is a megabyte of memory the
+//! process touches for the first time (which costs time on a virtual machine: see
+//! docs/benchmarks.md), so a group is kept to 64 bytes with no heap allocation for the common
+//! case: one record a side and a rule of up to [`INLINE_MARKS`] criteria. The score is kept in
+//! ten-thousandths (it is rounded to four places when made), the explanation as [`Mark`]s,
+//! each criterion's value and contribution in ten-thousandths, which is exactly what the
+//! output prints. [`MatchGroup::explanation`] expands them with the rule's criterion names.
+
+use std::fmt;
 
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde::ser::SerializeStruct;
-use smallvec::SmallVec;
 
 use crate::rules::{CompiledRules, Rule};
-
-/// Record indices of one side of a group, ordered by id; up to four are held inline.
-pub type Members = SmallVec<[u32; 4]>;
 
 /// Review status of a match group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -106,8 +106,111 @@ fn ten_thousandths(value: f64) -> u16 {
     (value.clamp(0.0, 1.0) * FOUR_PLACES).round() as u16
 }
 
-/// The marks of a group's criteria, in rule order; up to four are held inline.
-pub type Marks = SmallVec<[Mark; 4]>;
+/// Marks a group holds without a heap allocation.
+pub const INLINE_MARKS: usize = 3;
+
+/// The marks of a group's criteria, in rule order: up to [`INLINE_MARKS`] held inline, more in
+/// one heap allocation. 16 bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Marks(MarksHeld);
+
+#[derive(Clone, PartialEq, Eq)]
+enum MarksHeld {
+    Inline {
+        len: u8,
+        marks: [Mark; INLINE_MARKS],
+    },
+    /// Boxed twice so the variant is one pointer wide (a `Vec` or boxed slice is two or three,
+    /// and would make every group 8 bytes larger for the rare rule of many criteria).
+    #[allow(clippy::box_collection)]
+    Heap(Box<Vec<Mark>>),
+}
+
+impl Marks {
+    /// The marks, in rule order.
+    pub fn as_slice(&self) -> &[Mark] {
+        match &self.0 {
+            MarksHeld::Inline { len, marks } => &marks[..usize::from(*len)],
+            MarksHeld::Heap(marks) => marks,
+        }
+    }
+
+    /// The marks of `slice`, inline when they fit.
+    pub fn from_slice(slice: &[Mark]) -> Self {
+        if slice.len() <= INLINE_MARKS {
+            let mut marks = [Mark::default(); INLINE_MARKS];
+            marks[..slice.len()].copy_from_slice(slice);
+            Self(MarksHeld::Inline {
+                len: slice.len() as u8,
+                marks,
+            })
+        } else {
+            Self(MarksHeld::Heap(Box::new(slice.to_vec())))
+        }
+    }
+
+    /// Whether they are on the heap (more than [`INLINE_MARKS`]).
+    pub fn spilled(&self) -> bool {
+        matches!(self.0, MarksHeld::Heap(_))
+    }
+}
+
+impl Default for Marks {
+    fn default() -> Self {
+        Self::from_slice(&[])
+    }
+}
+
+impl std::ops::Deref for Marks {
+    type Target = [Mark];
+
+    fn deref(&self) -> &[Mark] {
+        self.as_slice()
+    }
+}
+
+impl<'a> IntoIterator for &'a Marks {
+    type Item = &'a Mark;
+    type IntoIter = std::slice::Iter<'a, Mark>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.as_slice().iter()
+    }
+}
+
+impl FromIterator<Mark> for Marks {
+    fn from_iter<I: IntoIterator<Item = Mark>>(iter: I) -> Self {
+        let mut marks = [Mark::default(); INLINE_MARKS];
+        let mut len = 0;
+        let mut iter = iter.into_iter();
+        for mark in iter.by_ref() {
+            if len == INLINE_MARKS {
+                let mut all = marks.to_vec();
+                all.push(mark);
+                all.extend(iter);
+                return Self(MarksHeld::Heap(Box::new(all)));
+            }
+            marks[len] = mark;
+            len += 1;
+        }
+        Self(MarksHeld::Inline {
+            len: len as u8,
+            marks,
+        })
+    }
+}
+
+impl fmt::Debug for Marks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
+impl Serialize for Marks {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.as_slice())
+    }
+}
 
 impl Serialize for Mark {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -122,29 +225,112 @@ impl Serialize for Mark {
     }
 }
 
+/// A group's record indices: one a side inline (every one-to-one group), larger groups' lists
+/// in one heap allocation. 16 bytes.
+#[derive(Clone, PartialEq, Eq)]
+enum Members {
+    Pair([u32; 2]),
+    /// Left, then right. Boxed so the variant is one pointer wide.
+    Lists(Box<(Vec<u32>, Vec<u32>)>),
+}
+
 /// A set of left records matched with a set of right records.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq)]
 pub struct MatchGroup {
-    /// Index of the rule that made it.
-    pub rule: usize,
-    /// Left record indices, ordered by id.
-    pub left: Members,
-    /// Right record indices, ordered by id.
-    pub right: Members,
-    /// Score in [0, 1].
-    pub score: f64,
-    /// Sum of left amounts − sum of right amounts, when all are known.
-    pub amount_difference: Option<Decimal>,
-    /// Proposed or auto-confirmed.
-    pub status: Status,
-    /// Per-criterion breakdown, compact; [`MatchGroup::explanation`] names the criteria.
-    pub marks: Marks,
+    /// Index of the rule that made it (rules are counted in the tens, not billions).
+    rule: u32,
+    /// Score × 10⁴: scores are rounded to four places ([`round4`]) when a group is made.
+    score: u16,
+    status: Status,
+    amount_difference: Option<Decimal>,
+    members: Members,
+    marks: Marks,
 }
 
 impl MatchGroup {
+    /// A group of `rule` (its index) over `left` and `right` record indices (each ordered by
+    /// id, or put in that order with [`MatchGroup::sort_members`]), with its score in [0, 1]
+    /// (kept to four places, as [`round4`] rounds it), the sum of left amounts − the sum of
+    /// right amounts when all are known, its status and its marks.
+    pub fn new(
+        rule: usize,
+        left: &[u32],
+        right: &[u32],
+        score: f64,
+        amount_difference: Option<Decimal>,
+        status: Status,
+        marks: Marks,
+    ) -> Self {
+        let members = match (left, right) {
+            ([l], [r]) => Members::Pair([*l, *r]),
+            _ => Members::Lists(Box::new((left.to_vec(), right.to_vec()))),
+        };
+        Self {
+            rule: rule as u32,
+            score: ten_thousandths(score),
+            status,
+            amount_difference,
+            members,
+            marks,
+        }
+    }
+
+    /// Index of the rule that made it.
+    pub fn rule(&self) -> usize {
+        self.rule as usize
+    }
+
+    /// Left record indices, ordered by id.
+    pub fn left(&self) -> &[u32] {
+        match &self.members {
+            Members::Pair(pair) => &pair[..1],
+            Members::Lists(lists) => &lists.0,
+        }
+    }
+
+    /// Right record indices, ordered by id.
+    pub fn right(&self) -> &[u32] {
+        match &self.members {
+            Members::Pair(pair) => &pair[1..],
+            Members::Lists(lists) => &lists.1,
+        }
+    }
+
+    /// Orders each side's members by `left_key` and `right_key`.
+    pub fn sort_members<K: Ord>(
+        &mut self,
+        left_key: impl FnMut(&u32) -> K,
+        right_key: impl FnMut(&u32) -> K,
+    ) {
+        if let Members::Lists(lists) = &mut self.members {
+            lists.0.sort_unstable_by_key(left_key);
+            lists.1.sort_unstable_by_key(right_key);
+        }
+    }
+
+    /// Score in [0, 1], to four places.
+    pub fn score(&self) -> f64 {
+        f64::from(self.score) / FOUR_PLACES
+    }
+
+    /// Sum of left amounts − sum of right amounts, when all are known.
+    pub fn amount_difference(&self) -> Option<Decimal> {
+        self.amount_difference
+    }
+
+    /// Proposed or auto-confirmed.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// Per-criterion breakdown, compact; [`MatchGroup::explanation`] names the criteria.
+    pub fn marks(&self) -> &Marks {
+        &self.marks
+    }
+
     /// The per-criterion breakdown, with the test of each criterion of the group's rule.
     pub fn explanation(&self, rules: &CompiledRules) -> Vec<Explanation> {
-        let rule: &Rule = &rules.rules[self.rule];
+        let rule: &Rule = &rules.rules[self.rule()];
         rule.criteria
             .iter()
             .zip(&self.marks)
@@ -157,6 +343,34 @@ impl MatchGroup {
                 contribution: f64::from(mark.contribution()) / FOUR_PLACES,
             })
             .collect()
+    }
+}
+
+impl fmt::Debug for MatchGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MatchGroup")
+            .field("rule", &self.rule())
+            .field("left", &self.left())
+            .field("right", &self.right())
+            .field("score", &self.score())
+            .field("amount_difference", &self.amount_difference)
+            .field("status", &self.status)
+            .field("marks", &self.marks)
+            .finish()
+    }
+}
+
+impl Serialize for MatchGroup {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut group = serializer.serialize_struct("MatchGroup", 7)?;
+        group.serialize_field("rule", &self.rule())?;
+        group.serialize_field("left", self.left())?;
+        group.serialize_field("right", self.right())?;
+        group.serialize_field("score", &self.score())?;
+        group.serialize_field("amount_difference", &self.amount_difference)?;
+        group.serialize_field("status", &self.status)?;
+        group.serialize_field("marks", &self.marks)?;
+        group.end()
     }
 }
 
@@ -259,10 +473,10 @@ impl Outcome {
             .fold(
                 || vec![[0usize; 4]; rules.rules.len()],
                 |mut counts, group| {
-                    if let Some(count) = counts.get_mut(group.rule) {
+                    if let Some(count) = counts.get_mut(group.rule()) {
                         count[0] += 1;
-                        count[1] += group.left.len();
-                        count[2] += group.right.len();
+                        count[1] += group.left().len();
+                        count[2] += group.right().len();
                         count[3] += usize::from(group.status == Status::AutoConfirmed);
                     }
                     counts
@@ -334,26 +548,40 @@ pub fn round4(value: f64) -> f64 {
 mod tests {
     use super::*;
 
-    /// A million groups are a normal run: a group stays within two cache lines, with no heap
-    /// allocation for one-to-one groups of rules with up to four criteria.
+    /// A million groups are a normal run: a group is 64 bytes, with no heap allocation for
+    /// one-to-one groups of rules with up to three criteria; larger ones read back as made.
     #[test]
     fn a_group_is_small_and_one_to_one_groups_stay_inline() {
-        assert!(
-            std::mem::size_of::<MatchGroup>() <= 128,
-            "{}",
-            std::mem::size_of::<MatchGroup>()
+        assert_eq!(std::mem::size_of::<MatchGroup>(), 64);
+        assert_eq!(std::mem::size_of::<Marks>(), 16);
+        let mark = Mark::new(true, 1.0, 0.5);
+        let group = MatchGroup::new(
+            0,
+            &[1],
+            &[2],
+            0.75,
+            None,
+            Status::AutoConfirmed,
+            Marks::from_slice(&[mark; INLINE_MARKS]),
         );
-        let group = MatchGroup {
-            rule: 0,
-            left: Members::from_slice(&[1]),
-            right: Members::from_slice(&[2]),
-            score: 1.0,
-            amount_difference: None,
-            status: Status::AutoConfirmed,
-            marks: Marks::from_slice(&[Mark::new(true, 1.0, 0.5); 4]),
-        };
-        assert!(!group.left.spilled() && !group.right.spilled() && !group.marks.spilled());
-        assert!(std::mem::size_of::<MatchGroup>() <= 112);
+        assert!(matches!(group.members, Members::Pair(_)) && !group.marks().spilled());
+        assert_eq!((group.left(), group.right()), (&[1][..], &[2][..]));
+        assert_eq!(group.score(), 0.75);
+        let marks: Marks = std::iter::repeat_n(mark, INLINE_MARKS + 2).collect();
+        let mut large = MatchGroup::new(
+            1,
+            &[5, 3],
+            &[4],
+            0.123_4,
+            None,
+            Status::Proposed,
+            marks.clone(),
+        );
+        assert!(marks.spilled() && marks.len() == INLINE_MARKS + 2);
+        assert_eq!(large.marks().as_slice(), &[mark; INLINE_MARKS + 2][..]);
+        large.sort_members(|i| *i, |i| *i);
+        assert_eq!((large.left(), large.right()), (&[3, 5][..], &[4][..]));
+        assert_eq!((large.rule(), large.score()), (1, 0.123_4));
     }
 
     #[test]

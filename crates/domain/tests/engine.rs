@@ -61,7 +61,7 @@ fn groups(outcome: &Outcome, left: &[Record], right: &[Record]) -> Vec<(Vec<Stri
     outcome
         .groups
         .iter()
-        .map(|g| (ids(left, &g.left), ids(right, &g.right)))
+        .map(|g| (ids(left, g.left()), ids(right, g.right())))
         .collect()
 }
 
@@ -97,7 +97,7 @@ fn one_to_one_takes_the_best_candidate_not_the_first() {
         groups(&outcome, &left, &right),
         vec![(vec!["L1".to_owned()], vec!["R2".to_owned()])]
     );
-    assert_eq!(outcome.groups[0].status, Status::AutoConfirmed);
+    assert_eq!(outcome.groups[0].status(), Status::AutoConfirmed);
     assert_eq!(ids(&right, &outcome.unmatched_right), vec!["R1"]);
 }
 
@@ -115,19 +115,19 @@ fn later_rules_only_see_what_earlier_rules_left_and_scores_are_explained() {
     ];
     let outcome = run(&rules, &left, &right, &Silent).expect("runs");
     assert_eq!(outcome.groups.len(), 2);
-    assert_eq!(outcome.groups[0].rule, 0);
+    assert_eq!(outcome.groups[0].rule(), 0);
     let fuzzy = &outcome.groups[1];
-    assert_eq!(fuzzy.rule, 1);
+    assert_eq!(fuzzy.rule(), 1);
     // R3 is the same day but a different counterparty; R2 is two days later and similar.
     // amount 1.0, date 1 − 0.5·2/3, similarity ≈ 0.92: R2 wins over R3 (1.0, 1.0, fails).
-    assert_eq!(ids(&right, &fuzzy.right), vec!["R2"]);
-    assert_eq!(fuzzy.status, Status::Proposed);
+    assert_eq!(ids(&right, fuzzy.right()), vec!["R2"]);
+    assert_eq!(fuzzy.status(), Status::Proposed);
     let explanation = fuzzy.explanation(&rules);
     let tests: Vec<&str> = explanation.iter().map(|e| e.test).collect();
     assert_eq!(tests, vec!["amount", "date", "similarity"]);
     let total: f64 = explanation.iter().map(|e| e.contribution).sum();
     assert!(
-        (total - fuzzy.score).abs() < 0.001,
+        (total - fuzzy.score()).abs() < 0.001,
         "contributions add up to the score"
     );
 }
@@ -203,7 +203,7 @@ fn many_to_one_finds_the_invoices_a_payout_covers() {
         groups(&outcome, &left, &right),
         vec![(vec!["INV-1".into(), "INV-2".into()], vec!["PAY-1".into()])]
     );
-    assert_eq!(outcome.groups[0].amount_difference, Some(Decimal::ZERO));
+    assert_eq!(outcome.groups[0].amount_difference(), Some(Decimal::ZERO));
     assert_eq!(ids(&left, &outcome.unmatched_left), vec!["INV-3", "INV-4"]);
 }
 
@@ -363,10 +363,13 @@ fn check_buckets(outcome: &Outcome, left: usize, right: usize) -> Result<(), Tes
     let mut seen_left = vec![0u32; left];
     let mut seen_right = vec![0u32; right];
     for group in &outcome.groups {
-        prop_assert!(!group.left.is_empty() && !group.right.is_empty());
-        group.left.iter().for_each(|i| seen_left[*i as usize] += 1);
+        prop_assert!(!group.left().is_empty() && !group.right().is_empty());
         group
-            .right
+            .left()
+            .iter()
+            .for_each(|i| seen_left[*i as usize] += 1);
+        group
+            .right()
             .iter()
             .for_each(|i| seen_right[*i as usize] += 1);
     }
@@ -399,11 +402,11 @@ fn by_ids(outcome: &Outcome, left: &[Record], right: &[Record]) -> String {
     for group in &outcome.groups {
         text += &format!(
             "G{} {:?} {:?} {:.4} {:?}\n",
-            group.rule,
-            ids(left, &group.left),
-            ids(right, &group.right),
-            group.score,
-            group.amount_difference
+            group.rule(),
+            ids(left, group.left()),
+            ids(right, group.right()),
+            group.score(),
+            group.amount_difference()
         );
     }
     for item in &outcome.breaks {
@@ -468,11 +471,11 @@ proptest! {
         let compiled = rules(MIXED);
         let outcome = run(&compiled, &left, &right, &Silent).expect("runs");
         for group in &outcome.groups {
-            let (_, absolute, relative) = compiled.rules[group.rule].amount_criterion().expect("every rule here has one");
+            let (_, absolute, relative) = compiled.rules[group.rule()].amount_criterion().expect("every rule here has one");
             let sum = |records: &[Record], indices: &[u32]| indices.iter().map(|i| records[*i as usize].amount.expect("amount")).sum::<Decimal>();
-            let (a, b) = (sum(&left, &group.left), sum(&right, &group.right));
-            prop_assert!((a - b).abs() <= absolute.max(relative * a.abs().max(b.abs())), "{a} vs {b} in rule {}", group.rule);
-            prop_assert!(group.score >= compiled.rules[group.rule].min_score - 1e-9);
+            let (a, b) = (sum(&left, group.left()), sum(&right, group.right()));
+            prop_assert!((a - b).abs() <= absolute.max(relative * a.abs().max(b.abs())), "{a} vs {b} in rule {}", group.rule());
+            prop_assert!(group.score() >= compiled.rules[group.rule()].min_score - 1e-9);
         }
     }
 
@@ -497,8 +500,8 @@ proptest! {
         let compiled = rules(SYMMETRIC);
         let forward = run(&compiled, &left, &right, &Silent).expect("runs");
         let backward = run(&compiled, &right, &left, &Silent).expect("runs");
-        let mut pairs_forward: Vec<(String, String, String)> = forward.groups.iter().map(|g| (ids(&left, &g.left).join("|"), ids(&right, &g.right).join("|"), format!("{:.4}", g.score))).collect();
-        let mut pairs_backward: Vec<(String, String, String)> = backward.groups.iter().map(|g| (ids(&left, &g.right).join("|"), ids(&right, &g.left).join("|"), format!("{:.4}", g.score))).collect();
+        let mut pairs_forward: Vec<(String, String, String)> = forward.groups.iter().map(|g| (ids(&left, g.left()).join("|"), ids(&right, g.right()).join("|"), format!("{:.4}", g.score()))).collect();
+        let mut pairs_backward: Vec<(String, String, String)> = backward.groups.iter().map(|g| (ids(&left, g.right()).join("|"), ids(&right, g.left()).join("|"), format!("{:.4}", g.score()))).collect();
         pairs_forward.sort();
         pairs_backward.sort();
         prop_assert_eq!(pairs_forward, pairs_backward);
@@ -574,7 +577,7 @@ fn explanations_are_the_same_held_inline_or_on_the_heap() {
                     .iter()
                     .map(|e| (e.passed, e.value))
                     .collect();
-                (g.score, parts)
+                (g.score(), parts)
             })
             .collect::<Vec<_>>()
     };
