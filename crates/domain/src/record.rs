@@ -167,12 +167,133 @@ impl Record {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct TextColumn {
     bytes: String,
-    ends: Vec<u64>,
+    ends: Ends,
     len: usize,
 }
 
 /// Marks an absent value in [`TextColumn::ends`].
 const ABSENT: u64 = 1 << 63;
+
+/// Marks an absent value in [`Ends::Narrow`].
+const NARROW_ABSENT: u32 = 1 << 31;
+
+/// The ends of a text column's values, read and written as `u64`s with [`ABSENT`]: 4 bytes
+/// each while the column's text is under 2 GiB, widened once to 8 bytes each when it passes
+/// that.
+#[derive(Debug, Clone)]
+enum Ends {
+    /// Ends below 2³¹, with [`NARROW_ABSENT`] for [`ABSENT`].
+    Narrow(Vec<u32>),
+    Wide(Vec<u64>),
+}
+
+impl Default for Ends {
+    fn default() -> Self {
+        Self::Narrow(Vec::new())
+    }
+}
+
+impl Ends {
+    fn len(&self) -> usize {
+        match self {
+            Self::Narrow(ends) => ends.len(),
+            Self::Wide(ends) => ends.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn get(&self, index: usize) -> Option<u64> {
+        match self {
+            // The flag moves from bit 31 to bit 63.
+            Self::Narrow(ends) => ends.get(index).map(|&end| {
+                u64::from(end & !NARROW_ABSENT) | (u64::from(end & NARROW_ABSENT) << 32)
+            }),
+            Self::Wide(ends) => ends.get(index).copied(),
+        }
+    }
+
+    fn push(&mut self, end: u64) {
+        if let Self::Narrow(ends) = self {
+            match u32::try_from(end & !ABSENT) {
+                Ok(offset) if offset < NARROW_ABSENT => {
+                    ends.push(offset | if end & ABSENT != 0 { NARROW_ABSENT } else { 0 });
+                    return;
+                }
+                _ => self.widen(),
+            }
+        }
+        if let Self::Wide(ends) = self {
+            ends.push(end);
+        }
+    }
+
+    /// Switches to 8-byte ends, keeping the values.
+    fn widen(&mut self) {
+        if let Self::Narrow(_) = self {
+            let wide = (0..self.len())
+                .filter_map(|index| self.get(index))
+                .collect();
+            *self = Self::Wide(wide);
+        }
+    }
+
+    fn resize(&mut self, len: usize, end: u64) {
+        while self.len() < len {
+            self.push(end);
+        }
+    }
+
+    /// Appends `other`'s ends, each `base` further on.
+    fn extend_shifted(&mut self, other: &Self, base: u64) {
+        // Ends only grow, so the last is the largest: when it stays narrow, all do, and adding
+        // `base` to a flagged end cannot carry into the flag.
+        let last = other.get(other.len().wrapping_sub(1)).unwrap_or(0) & !ABSENT;
+        if let (Self::Narrow(mine), Self::Narrow(theirs)) = (&mut *self, other)
+            && let Ok(base) = u32::try_from(base)
+            && last + u64::from(base) < u64::from(NARROW_ABSENT)
+        {
+            mine.extend(theirs.iter().map(|end| end + base));
+            return;
+        }
+        self.reserve(other.len());
+        for index in 0..other.len() {
+            if let Some(end) = other.get(index) {
+                self.push(end + base);
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        match self {
+            Self::Narrow(ends) => ends.clear(),
+            // Emptied, the column's text is back under 2 GiB.
+            Self::Wide(_) => *self = Self::default(),
+        }
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        match self {
+            Self::Narrow(ends) => ends.reserve(additional),
+            Self::Wide(ends) => ends.reserve(additional),
+        }
+    }
+}
+
+/// Equal when they hold the same ends, however wide.
+impl PartialEq for Ends {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Narrow(a), Self::Narrow(b)) => a == b,
+            (Self::Wide(a), Self::Wide(b)) => a == b,
+            _ => self.len() == other.len() && (0..self.len()).all(|i| self.get(i) == other.get(i)),
+        }
+    }
+}
+
+impl Eq for Ends {}
 
 impl TextColumn {
     /// A column of `len` absent values.
@@ -200,13 +321,13 @@ impl TextColumn {
     }
 
     fn get(&self, index: usize) -> Option<&str> {
-        let end = *self.ends.get(index)?;
+        let end = self.ends.get(index)?;
         if end & ABSENT != 0 {
             return None;
         }
         let start = match index {
             0 => 0,
-            _ => self.ends[index - 1] & !ABSENT,
+            _ => self.ends.get(index - 1).unwrap_or_default() & !ABSENT,
         };
         self.bytes.get(start as usize..end as usize)
     }
@@ -224,7 +345,7 @@ impl TextColumn {
             }
             let base = self.bytes.len() as u64;
             self.bytes.push_str(&other.bytes);
-            self.ends.extend(other.ends.iter().map(|end| end + base));
+            self.ends.extend_shifted(&other.ends, base);
         }
         self.len += other.len;
     }
@@ -772,6 +893,51 @@ mod tests {
             4,
             "the three wider than 64 bits and the negative zero"
         );
+    }
+
+    /// Text ends are 4 bytes while they are under 2 GiB and read back the same once a column
+    /// passes that and they are widened, absent values included.
+    #[test]
+    fn text_ends_widen_past_two_gibibytes_and_read_back_the_same() {
+        let limit = u64::from(NARROW_ABSENT);
+        let expected = [
+            5,
+            ABSENT | 5,
+            limit - 1,
+            ABSENT | (limit - 1),
+            limit,
+            ABSENT | limit,
+            1 << 40,
+        ];
+        let mut ends = Ends::default();
+        for (count, end) in expected.iter().enumerate() {
+            ends.push(*end);
+            assert_eq!(matches!(ends, Ends::Narrow(_)), count < 4, "after {end:#x}");
+        }
+        let read: Vec<u64> = (0..ends.len()).filter_map(|i| ends.get(i)).collect();
+        assert_eq!(read, expected);
+
+        // Appending shifted ends: narrow while they fit, widened when they pass the limit.
+        let mut small = Ends::default();
+        [3, ABSENT | 3, 10]
+            .into_iter()
+            .for_each(|end| small.push(end));
+        let mut joined = small.clone();
+        joined.extend_shifted(&small, 10);
+        assert!(matches!(joined, Ends::Narrow(_)));
+        let read: Vec<u64> = (0..joined.len()).filter_map(|i| joined.get(i)).collect();
+        assert_eq!(read, [3, ABSENT | 3, 10, 13, ABSENT | 13, 20]);
+        joined.extend_shifted(&small, limit - 5);
+        assert!(matches!(joined, Ends::Wide(_)));
+        let read: Vec<u64> = (0..joined.len()).filter_map(|i| joined.get(i)).collect();
+        assert_eq!(read[6..], [limit - 2, ABSENT | (limit - 2), limit + 5]);
+
+        // The same ends are equal however wide they are kept.
+        let mut wide = small.clone();
+        wide.widen();
+        assert!(matches!(wide, Ends::Wide(_)) && wide == small);
+        wide.clear();
+        assert!(matches!(wide, Ends::Narrow(_)) && wide.is_empty());
     }
 
     /// A source numbered one line per row keeps one step of line numbers, whatever its length.
