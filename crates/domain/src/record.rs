@@ -9,15 +9,15 @@
 //! one record's fields from there; [`Record`] is one record owned whole, for building records
 //! one at a time (tests, callers with their own sources).
 //!
-//! Memory per record: the id and every mapped text field take their text plus 8 bytes, the
-//! amount 9 bytes (its magnitude's low 64 bits and a byte of scale and sign; a wider one is kept
-//! whole aside), the date and the currency 4 bytes each. Line numbers are kept as the places
-//! where a row does not start on the line after the previous row's (a quoted field over several
-//! lines, a skipped row), so a file of one line per row costs nothing for them. A text field
-//! that no record has (an unmapped counterparty, say) takes nothing. An exact
-//! reference-and-amount source with 8-byte ids and 11-byte references is about 51 bytes a
-//! record, so a million records per side take about 100 MB for both sides. (Kept as one struct
-//! per record with its text in separate allocations, the same records took 310 MB.)
+//! Memory per record: the id and every mapped text field take their text plus 4 bytes (8 once the
+//! field's text passes 2 GiB on its side), the amount 9 bytes (its magnitude's low 64 bits and a
+//! byte of scale and sign; a wider one is kept whole aside), the date and the currency 4 bytes
+//! each. Line numbers are kept as the places where a row does not start on the line after the
+//! previous row's (a quoted field over several lines, a skipped row), so a file of one line per row
+//! costs nothing for them. A text field that no record has (an unmapped counterparty, say) takes
+//! nothing. An exact reference-and-amount source with 8-byte ids and 11-byte references is about 43
+//! bytes a record, so a million records per side take about 86 MB for both sides. (Kept as one
+//! struct per record with its text in separate allocations, the same records took 310 MB.)
 
 use std::fmt;
 
