@@ -655,16 +655,28 @@ fn one_to_one(
     drop(index);
 
     let (contested, chosen) = choose(run, &mut batches, taken);
+    let pick_of = |&(batch, at): &(u32, u32)| match batch {
+        CONTESTED => &contested[at as usize],
+        _ => &batches[batch as usize][at as usize],
+    };
     // An indexed parallel collect writes each group straight into its place in the new
     // vector, so the pages of a large one (64 MB for a million groups) are first touched by
-    // both threads at once, by the writes that fill them.
-    let groups: Vec<MatchGroup> = chosen
-        .par_iter()
-        .map(|&(batch, at)| {
-            let pick = match batch {
-                CONTESTED => &contested[at as usize],
-                _ => &batches[batch as usize][at as usize],
-            };
+    // both threads at once, by the writes that fill them. The chosen pairs are read in output
+    // order, at random places in the batches: at the start of each block of them, a loop that
+    // only loads reads the block's pairs, so their misses are waited for together.
+    let groups: Vec<MatchGroup> = (0..chosen.len())
+        .into_par_iter()
+        .map(|position| {
+            if position % TOUCH_BLOCK == 0 {
+                let block = &chosen[position..(position + TOUCH_BLOCK).min(chosen.len())];
+                let touched = block.iter().fold(0u64, |sum, chosen| {
+                    let pick = pick_of(chosen);
+                    sum.wrapping_add(pick.score.to_bits())
+                        .wrapping_add(pick.marks.len() as u64)
+                });
+                std::hint::black_box(touched);
+            }
+            let pick = pick_of(&chosen[position]);
             let score = round4(pick.score);
             MatchGroup::new(
                 rule_index,
