@@ -680,8 +680,8 @@ fn one_to_one(
             let score = round4(pick.score);
             MatchGroup::new(
                 rule_index,
-                &[pick.left],
-                &[pick.right],
+                &[pick.left][..],
+                &[pick.right][..],
                 score,
                 pick.amount_difference,
                 status(rule, score),

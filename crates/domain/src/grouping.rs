@@ -111,8 +111,8 @@ fn make_group(
         .map(|(a, b)| a - b);
     MatchGroup::new(
         rule_index,
-        &lefts,
-        &rights,
+        lefts,
+        rights,
         score,
         amount_difference,
         status(rule, score),

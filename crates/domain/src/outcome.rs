@@ -10,6 +10,7 @@
 //! each criterion's value and contribution in ten-thousandths, which is exactly what the
 //! output prints. [`MatchGroup::explanation`] expands them with the rule's criterion names.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use rayon::prelude::*;
@@ -137,16 +138,7 @@ impl Marks {
 
     /// The marks of `slice`, inline when they fit.
     pub fn from_slice(slice: &[Mark]) -> Self {
-        if slice.len() <= INLINE_MARKS {
-            let mut marks = [Mark::default(); INLINE_MARKS];
-            marks[..slice.len()].copy_from_slice(slice);
-            Self(MarksHeld::Inline {
-                len: slice.len() as u8,
-                marks,
-            })
-        } else {
-            Self(MarksHeld::Heap(Box::new(slice.to_vec())))
-        }
+        slice.iter().copied().collect()
     }
 
     /// Whether they are on the heap (more than [`INLINE_MARKS`]).
@@ -251,19 +243,25 @@ impl MatchGroup {
     /// A group of `rule` (its index) over `left` and `right` record indices (each ordered by
     /// id, or put in that order with [`MatchGroup::sort_members`]), with its score in [0, 1]
     /// (kept to four places, as [`round4`] rounds it), the sum of left amounts − the sum of
-    /// right amounts when all are known, its status and its marks.
-    pub fn new(
+    /// right amounts when all are known, its status and its marks. Member lists handed over
+    /// as vectors are kept as they are, not copied.
+    pub fn new<'m>(
         rule: usize,
-        left: &[u32],
-        right: &[u32],
+        left: impl Into<Cow<'m, [u32]>>,
+        right: impl Into<Cow<'m, [u32]>>,
         score: f64,
         amount_difference: Option<Decimal>,
         status: Status,
         marks: Marks,
     ) -> Self {
-        let members = match (left, right) {
-            ([l], [r]) => Members::Pair([*l, *r]),
-            _ => Members::Lists(Box::new((left.to_vec(), right.to_vec()))),
+        let (left, right) = (left.into(), right.into());
+        let pair = match (&*left, &*right) {
+            ([l], [r]) => Some([*l, *r]),
+            _ => None,
+        };
+        let members = match pair {
+            Some(pair) => Members::Pair(pair),
+            None => Members::Lists(Box::new((left.into_owned(), right.into_owned()))),
         };
         Self {
             rule: rule as u32,
@@ -557,8 +555,8 @@ mod tests {
         let mark = Mark::new(true, 1.0, 0.5);
         let group = MatchGroup::new(
             0,
-            &[1],
-            &[2],
+            &[1][..],
+            &[2][..],
             0.75,
             None,
             Status::AutoConfirmed,
@@ -570,8 +568,8 @@ mod tests {
         let marks: Marks = std::iter::repeat_n(mark, INLINE_MARKS + 2).collect();
         let mut large = MatchGroup::new(
             1,
-            &[5, 3],
-            &[4],
+            vec![5, 3],
+            vec![4],
             0.123_4,
             None,
             Status::Proposed,
