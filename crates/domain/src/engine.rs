@@ -650,8 +650,9 @@ fn one_to_one(
         },
     );
     run.check()?;
-    // The key table (64 MB for a million keys) is not needed past the scan: freed now, its
-    // memory is there for what is made below.
+    // The key table (64 MB for a million keys) is not needed past the scan: freed now, so it
+    // is never held together with the groups made below. (mimalloc gives a block that large
+    // back to the system at once; the groups fault their own pages in.)
     drop(index);
 
     let (contested, chosen) = choose(run, &mut batches, taken);

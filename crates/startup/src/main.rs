@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 /// mimalloc keeps freed memory for reuse where glibc returns large blocks to the kernel, which
 /// then zeroes fresh pages on every touch: that was 18% of a 1M-row reconciliation's profile
-/// (docs/benchmarks.md). Its 2.x line (the crate's `v2` feature) held 75 MiB less than 3.x at
+/// (docs/benchmarks.md). (Blocks of tens of megabytes, such as a million-key table, mimalloc
+/// returns at once too.) Its 2.x line (the crate's `v2` feature) held 75 MiB less than 3.x at
 /// the peak of a 1M × 1M exact-key run, and spent half the system time faulting memory in.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
