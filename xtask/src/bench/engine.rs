@@ -1,7 +1,8 @@
 //! `cargo xtask bench engine`: generates three workloads and reports wall time and peak RSS of
 //! `recon reconcile` (release) from CSV files in to result files out, measured by GNU time,
 //! best of three runs per tool (all three printed) after the generated files are synced to
-//! disk.
+//! disk, with the best run's user and system time (on a VM that hands out fresh memory slowly,
+//! the system time says how much of a run's wall time that was).
 //!
 //! - (a) 1M × 1M, exact reference + amount: 95 % of references shared, of those 2 % with a
 //!   different amount (breaks), rows shuffled differently on each side.
@@ -266,33 +267,81 @@ criteria = [
 /// most memory; three runs show that spread, and the best is what is compared.
 const RUNS: usize = 3;
 
-/// The best of [`RUNS`] runs: (wall seconds, peak RSS MiB, stdout, every run's seconds).
-fn timed(program: &str, args: &[&str]) -> anyhow::Result<(f64, f64, String, Vec<f64>)> {
-    let mut best: Option<(f64, f64, String)> = None;
+/// One run of a command, as GNU time measured it.
+struct Timing {
+    /// Wall-clock seconds.
+    seconds: f64,
+    peak_rss_mib: f64,
+    /// CPU seconds in the process and in the kernel for it: on a VM that hands out fresh
+    /// memory slowly, the system time is where that shows.
+    user_seconds: f64,
+    system_seconds: f64,
+    stdout: String,
+}
+
+impl Timing {
+    /// "user 1.41 s, system 0.12 s": the CPU time of the run.
+    fn cpu(&self) -> String {
+        format!(
+            "user {:.2} s, system {:.2} s",
+            self.user_seconds, self.system_seconds
+        )
+    }
+}
+
+/// The best of [`RUNS`] runs, and every run's wall seconds.
+struct Timed {
+    best: Timing,
+    all: Vec<f64>,
+}
+
+impl Timed {
+    /// Every run's wall seconds, as "1.29, 0.87, 0.81".
+    fn runs(&self) -> String {
+        self.all
+            .iter()
+            .map(|s| format!("{s:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The best run's figures for engine.json, each key prefixed with `tool`.
+    fn json_into(&self, entry: &mut serde_json::Value, tool: &str) {
+        let best = &self.best;
+        entry[format!("{tool}_seconds")] = best.seconds.into();
+        entry[format!("{tool}_peak_rss_mib")] = best.peak_rss_mib.into();
+        entry[format!("{tool}_user_seconds")] = best.user_seconds.into();
+        entry[format!("{tool}_system_seconds")] = best.system_seconds.into();
+    }
+}
+
+fn timed(program: &str, args: &[&str]) -> anyhow::Result<Timed> {
+    let mut best: Option<Timing> = None;
     let mut all = Vec::with_capacity(RUNS);
     for _ in 0..RUNS {
         let run = timed_once(program, args)?;
-        all.push(run.0);
-        if best.as_ref().is_none_or(|b| run.0 < b.0) {
+        all.push(run.seconds);
+        if best.as_ref().is_none_or(|b| run.seconds < b.seconds) {
             best = Some(run);
         }
     }
-    let (seconds, rss, stdout) = best.context("no run")?;
-    Ok((seconds, rss, stdout, all))
+    Ok(Timed {
+        best: best.context("no run")?,
+        all,
+    })
 }
 
-fn runs(all: &[f64]) -> String {
-    all.iter()
-        .map(|s| format!("{s:.2}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Wall seconds and peak RSS (MiB) of one run of a command, from GNU time.
-fn timed_once(program: &str, args: &[&str]) -> anyhow::Result<(f64, f64, String)> {
+/// One run of a command, timed by GNU time.
+fn timed_once(program: &str, args: &[&str]) -> anyhow::Result<Timing> {
     let report = std::env::temp_dir().join(format!("recon-bench-time-{}", std::process::id()));
     let output = Command::new("/usr/bin/time")
-        .args(["-f", "%e %M", "-o", &report.display().to_string(), program])
+        .args([
+            "-f",
+            "%e %M %U %S",
+            "-o",
+            &report.display().to_string(),
+            program,
+        ])
         .args(args)
         .output()
         .context(
@@ -306,16 +355,22 @@ fn timed_once(program: &str, args: &[&str]) -> anyhow::Result<(f64, f64, String)
     }
     let text = std::fs::read_to_string(&report)?;
     let mut parts = text.split_whitespace();
-    let seconds: f64 = parts.next().context("time output")?.parse()?;
-    let kib: f64 = parts.next().context("time output")?.parse()?;
-    Ok((
-        seconds,
-        kib / 1024.0,
-        String::from_utf8_lossy(&output.stdout).trim().to_owned(),
-    ))
+    let mut next = || -> anyhow::Result<f64> {
+        Ok(parts
+            .next()
+            .with_context(|| format!("GNU time wrote {text:?}"))?
+            .parse()?)
+    };
+    Ok(Timing {
+        seconds: next()?,
+        peak_rss_mib: next()? / 1024.0,
+        user_seconds: next()?,
+        system_seconds: next()?,
+        stdout: String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+    })
 }
 
-fn run_recon(dir: &Path) -> anyhow::Result<(f64, f64, String, Vec<f64>)> {
+fn run_recon(dir: &Path) -> anyhow::Result<Timed> {
     let out = dir.join("out");
     let _ = std::fs::remove_dir_all(&out);
     let path = |name: &str| dir.join(name).display().to_string();
@@ -396,16 +451,21 @@ pub(crate) fn run() -> anyhow::Result<()> {
     std::fs::create_dir_all(&a)?;
     workload_a(&a, rows)?;
     settle();
-    let (seconds, rss, line, all) = run_recon(&a)?;
+    let recon = run_recon(&a)?;
+    let seconds = recon.best.seconds;
     writeln!(
         report,
-        "(a) exact reference + amount, {rows} x {rows}: recon {seconds:.2} s (runs {}), peak RSS {rss:.0} MiB\n    {line}",
-        runs(&all)
+        "(a) exact reference + amount, {rows} x {rows}: recon {seconds:.2} s (runs {}), peak RSS {:.0} MiB, {}\n    {}",
+        recon.runs(),
+        recon.best.peak_rss_mib,
+        recon.best.cpu(),
+        recon.best.stdout
     )?;
-    let mut entry = serde_json::json!({ "recon_seconds": seconds, "recon_peak_rss_mib": rss });
+    let mut entry = serde_json::json!({});
+    recon.json_into(&mut entry, "recon");
     let path = |name: &str| a.join(name).display().to_string();
     if python_has("duckdb") {
-        let (duck, duck_rss, _, duck_all) = timed(
+        let duck = timed(
             "python3",
             &[
                 "-c",
@@ -417,12 +477,14 @@ pub(crate) fn run() -> anyhow::Result<()> {
         )?;
         writeln!(
             report,
-            "    DuckDB {duck:.2} s (runs {}, peak RSS {duck_rss:.0} MiB): recon / DuckDB = {:.2}",
-            runs(&duck_all),
-            seconds / duck
+            "    DuckDB {:.2} s (runs {}, peak RSS {:.0} MiB, {}): recon / DuckDB = {:.2}",
+            duck.best.seconds,
+            duck.runs(),
+            duck.best.peak_rss_mib,
+            duck.best.cpu(),
+            seconds / duck.best.seconds
         )?;
-        entry["duckdb_seconds"] = duck.into();
-        entry["duckdb_peak_rss_mib"] = duck_rss.into();
+        duck.json_into(&mut entry, "duckdb");
     } else {
         writeln!(
             report,
@@ -430,7 +492,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
         )?;
     }
     if python_has("datacompy") {
-        let (compy, compy_rss, _, compy_all) = timed(
+        let compy = timed(
             "python3",
             &[
                 "-c",
@@ -442,12 +504,13 @@ pub(crate) fn run() -> anyhow::Result<()> {
         )?;
         writeln!(
             report,
-            "    datacompy {compy:.2} s (runs {}, peak RSS {compy_rss:.0} MiB): recon / datacompy = {:.2}",
-            runs(&compy_all),
-            seconds / compy
+            "    datacompy {:.2} s (runs {}, peak RSS {:.0} MiB): recon / datacompy = {:.2}",
+            compy.best.seconds,
+            compy.runs(),
+            compy.best.peak_rss_mib,
+            seconds / compy.best.seconds
         )?;
-        entry["datacompy_seconds"] = compy.into();
-        entry["datacompy_peak_rss_mib"] = compy_rss.into();
+        compy.json_into(&mut entry, "datacompy");
     } else {
         writeln!(
             report,
@@ -460,32 +523,38 @@ pub(crate) fn run() -> anyhow::Result<()> {
     std::fs::create_dir_all(&b)?;
     workload_b(&b, rows)?;
     settle();
-    let (seconds, rss, line, all) = run_recon(&b)?;
+    let recon = run_recon(&b)?;
     writeln!(
         report,
-        "(b) amount band + date window + fuzzy name, {rows} x {rows}: recon {seconds:.2} s (runs {}), peak RSS {rss:.0} MiB\n    {line}",
-        runs(&all)
+        "(b) amount band + date window + fuzzy name, {rows} x {rows}: recon {:.2} s (runs {}), peak RSS {:.0} MiB, {}\n    {}",
+        recon.best.seconds,
+        recon.runs(),
+        recon.best.peak_rss_mib,
+        recon.best.cpu(),
+        recon.best.stdout
     )?;
-    json.insert(
-        "b".into(),
-        serde_json::json!({ "recon_seconds": seconds, "recon_peak_rss_mib": rss }),
-    );
+    let mut entry = serde_json::json!({});
+    recon.json_into(&mut entry, "recon");
+    json.insert("b".into(), entry);
 
     let c = base.join("c");
     std::fs::create_dir_all(&c)?;
     workload_c(&c, rows / 100)?;
     settle();
-    let (seconds, rss, line, _) = run_recon(&c)?;
+    let recon = run_recon(&c)?;
     writeln!(
         report,
-        "(c) many_to_one, {} ledger rows x {} payouts: recon {seconds:.2} s, peak RSS {rss:.0} MiB\n    {line}",
+        "(c) many_to_one, {} ledger rows x {} payouts: recon {:.2} s, peak RSS {:.0} MiB, {}\n    {}",
         rows / 10,
-        rows / 50
+        rows / 50,
+        recon.best.seconds,
+        recon.best.peak_rss_mib,
+        recon.best.cpu(),
+        recon.best.stdout
     )?;
-    json.insert(
-        "c".into(),
-        serde_json::json!({ "recon_seconds": seconds, "recon_peak_rss_mib": rss }),
-    );
+    let mut entry = serde_json::json!({});
+    recon.json_into(&mut entry, "recon");
+    json.insert("c".into(), entry);
 
     print!("{report}");
     std::fs::write(
