@@ -8,7 +8,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::parse::{AmountFormat, DateFormats, parse_amount};
+use crate::parse::{AmountFormat, DateFormats, parse_amount, trim};
 use crate::record::{Currency, RecordValues, Records};
 
 /// File formats the readers understand.
@@ -409,12 +409,12 @@ impl Mapping {
                 .and_then(|i| self.names.get(i))
                 .map_or("", String::as_str)
         };
-        let text = |index: Option<usize>| get(index).map(str::trim).filter(|t| !t.is_empty());
+        let text = |index: Option<usize>| get(index).map(trim).filter(|t| !t.is_empty());
 
         let generated_id;
-        let id: &str = match get(columns.id) {
-            Some(value) if !value.trim().is_empty() => value.trim(),
-            Some(value) => return Err(row_error(line, name(columns.id), value, "empty id")),
+        let id: &str = match get(columns.id).map(|value| (value, trim(value))) {
+            Some((_, id)) if !id.is_empty() => id,
+            Some((value, _)) => return Err(row_error(line, name(columns.id), value, "empty id")),
             None => {
                 generated_id = format!("row-{data_row}");
                 &generated_id
@@ -423,7 +423,7 @@ impl Mapping {
         let amount_at = |index: Option<usize>| -> Result<Option<Decimal>, RowError> {
             match get(index) {
                 None => Ok(None),
-                Some(value) if value.trim().is_empty() => Ok(None),
+                Some(value) if trim(value).is_empty() => Ok(None),
                 Some(value) => parse_amount(value, &self.amounts)
                     .map(Some)
                     .map_err(|reason| row_error(line, name(index), value, reason)),
@@ -485,7 +485,7 @@ impl Mapping {
             })?),
         };
         let currency = match (get(columns.currency), self.constant_currency) {
-            (Some(value), _) if value.trim().is_empty() => None,
+            (Some(value), _) if trim(value).is_empty() => None,
             (Some(value), _) => Some(Currency::parse(value).ok_or_else(|| {
                 row_error(
                     line,

@@ -32,9 +32,21 @@ impl Default for AmountFormat {
     }
 }
 
+/// `text` without leading and trailing whitespace, exactly as [`str::trim`] gives it. Most
+/// values start and end with a printable ASCII byte, and then are returned as they are without
+/// decoding characters at both ends: a byte below 0x80 is a whole character, and no printable
+/// ASCII one is whitespace. A row has several values, each trimmed on its way to a record.
+pub(crate) fn trim(text: &str) -> &str {
+    match text.as_bytes() {
+        [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        [only] if only.is_ascii_graphic() => text,
+        _ => text.trim(),
+    }
+}
+
 /// Parses an amount; the error says what is wrong.
 pub fn parse_amount(text: &str, format: &AmountFormat) -> Result<Decimal, String> {
-    let trimmed = text.trim();
+    let trimmed = trim(text);
     if trimmed.is_empty() {
         return Err("empty amount".to_owned());
     }
@@ -170,7 +182,7 @@ impl DateFormats {
 
     /// Parses a date with the first format that fits.
     pub fn parse(&self, text: &str) -> Result<NaiveDate, String> {
-        let text = text.trim();
+        let text = trim(text);
         if text.is_empty() {
             return Err("empty date".to_owned());
         }
@@ -277,6 +289,43 @@ mod tests {
 
     fn amount(text: &str) -> Result<String, String> {
         parse_amount(text, &AmountFormat::default()).map(|d| d.to_string())
+    }
+
+    /// The fast path leaves alone only what `str::trim` leaves alone.
+    #[test]
+    fn trim_is_str_trim() {
+        for text in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\t12.50\r\n",
+            "ab",
+            "a b",
+            "\u{a0}x",
+            "x\u{a0}",
+            "\u{3000}\u{3000}",
+            "é",
+            "éa",
+            "aé",
+            "~",
+            "\u{7f}x",
+            "x\u{85}",
+        ] {
+            assert_eq!(trim(text), text.trim(), "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn trim_is_str_trim_on_any_text(
+            text in proptest::string::string_regex("[ \t\r\na-z0-9é\u{a0}\u{2003}\u{3000}\u{7f}\u{85}~]{0,6}").expect("regex"),
+            other in proptest::prelude::any::<String>(),
+        ) {
+            proptest::prop_assert_eq!(trim(&text), text.trim());
+            proptest::prop_assert_eq!(trim(&other), other.trim());
+        }
     }
 
     #[test]

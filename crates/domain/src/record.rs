@@ -61,7 +61,7 @@ pub struct Currency([u8; 3]);
 impl Currency {
     /// Parses three letters (any case).
     pub fn parse(text: &str) -> Option<Self> {
-        let bytes = text.trim().as_bytes();
+        let bytes = crate::parse::trim(text).as_bytes();
         if bytes.len() != 3 || !bytes.iter().all(u8::is_ascii_alphabetic) {
             return None;
         }
