@@ -594,10 +594,11 @@ fn one_to_one(
             index.candidate_pairs(rule, left, chunk, true, candidates, pairs);
             pairs.retain(|&(_, r)| !used_right[r as usize]);
             found.reserve_exact(pairs.len());
-            // Pairs are scored a block at a time, each block's right records (and ranks) read
-            // first by a loop that only loads: the amount, and the first byte of each text the
-            // criteria read (the text's end in its column, then its bytes). A whole batch read
-            // ahead was evicted again before it was scored.
+            // Pairs are scored a block at a time, each block's right records read first by a
+            // loop that only loads: the amount, and the first byte of each text the criteria
+            // read (the text's end in its column, then its bytes). A whole batch read ahead was
+            // evicted again before it was scored. (Ranks are not read: only pairs equal in
+            // score and gaps are ordered by them, later.)
             for block in pairs.chunks(TOUCH_BLOCK) {
                 let touched = block.iter().fold(0u64, |sum, &(_, r)| {
                     let record = right.get(r as usize);
@@ -606,7 +607,6 @@ fn one_to_one(
                         sum.wrapping_add(first.map_or(0, u64::from))
                     });
                     sum.wrapping_add(record.amount().map_or(0, |a| u64::from(a.scale())))
-                        .wrapping_add(u64::from(run.right_rank[r as usize]))
                         .wrapping_add(texts)
                 });
                 std::hint::black_box(touched);
