@@ -414,8 +414,9 @@ impl LineColumn {
 /// position there in the low bits.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct AmountColumn {
-    /// [`FORM_SHIFT`]: the scale (0–28) in the low bits of the form, with [`NEGATIVE`],
-    /// [`ASIDE`] or [`NO_AMOUNT`] set; below it the magnitude or the position in `aside`.
+    /// Per record, the form byte from bit [`FORM_SHIFT`] up (the scale, 0–28, in its low
+    /// bits, with [`NEGATIVE`], [`ASIDE`] or [`NO_AMOUNT`] set) and below it the magnitude or
+    /// the position in `aside`.
     words: Vec<u64>,
     aside: Vec<Decimal>,
 }
@@ -433,6 +434,8 @@ const NO_AMOUNT: u8 = 1 << 7;
 /// The scale's bits of a form (scales go up to 28).
 const SCALE: u8 = NEGATIVE - 1;
 
+/// A word of [`AmountColumn::words`]: `form` above `low` (a magnitude or a position, at most
+/// [`MAGNITUDE`]).
 fn amount_word(form: u8, low: u64) -> u64 {
     (u64::from(form) << FORM_SHIFT) | low
 }
