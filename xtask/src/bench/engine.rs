@@ -15,7 +15,11 @@
 //! also processed by DuckDB (read both, FULL OUTER JOIN on the reference, classify matched /
 //! break / left only / right only, write a CSV) and by datacompy (read both with pandas,
 //! compare on the reference, write the rows that differ), in the same run, and the ratios are
-//! printed. Generated data is deterministic (a fixed-seed xorshift).
+//! printed. Then recon and DuckDB run in turn for `RECON_BENCH_ROUNDS` rounds (ten by default;
+//! 0 leaves them out), the order swapped every round, and their medians and per-round ratio are
+//! printed (see [`Alternation`]). `RECON_BENCH_ROWS` sets the rows per side of (a) and (b) (a
+//! million by default) for a quick check. Generated data is deterministic (a fixed-seed
+//! xorshift).
 
 use std::fmt::Write as _;
 use std::io::{BufWriter, Write};
@@ -382,25 +386,33 @@ fn timed_once(program: &str, args: &[&str]) -> anyhow::Result<Timing> {
     })
 }
 
-fn run_recon(dir: &Path) -> anyhow::Result<Timed> {
-    let out = dir.join("out");
-    let _ = std::fs::remove_dir_all(&out);
+/// The program and arguments of `recon reconcile` on the workload in `dir`, writing to
+/// `dir/out`.
+fn recon_command(dir: &Path) -> (String, Vec<String>) {
     let path = |name: &str| dir.join(name).display().to_string();
-    timed(
-        &recon_binary().display().to_string(),
-        &[
-            "reconcile",
-            "--left",
-            &path("left.csv"),
-            "--right",
-            &path("right.csv"),
-            "--rules",
-            &path("rules.toml"),
-            "--out",
-            &out.display().to_string(),
-            "--quiet",
-        ],
+    let args = [
+        "reconcile",
+        "--left",
+        &path("left.csv"),
+        "--right",
+        &path("right.csv"),
+        "--rules",
+        &path("rules.toml"),
+        "--out",
+        &path("out"),
+        "--quiet",
+    ];
+    (
+        recon_binary().display().to_string(),
+        args.iter().map(|arg| arg.to_string()).collect(),
     )
+}
+
+fn run_recon(dir: &Path) -> anyhow::Result<Timed> {
+    let _ = std::fs::remove_dir_all(dir.join("out"));
+    let (program, args) = recon_command(dir);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    timed(&program, &args)
 }
 
 fn python_has(module: &str) -> bool {
@@ -436,6 +448,105 @@ Compare = getattr(datacompy, 'PandasCompare', None) or datacompy.Compare
 compare = Compare(l, r, join_columns='ref', abs_tol=0, df1_name='left', df2_name='right')
 compare.all_mismatch().to_csv(out, index=False)
 "#;
+
+/// Rounds of recon and DuckDB in turn on (a), after the best-of-three runs:
+/// `RECON_BENCH_ROUNDS` (0 leaves them out), ten by default.
+fn rounds() -> usize {
+    std::env::var("RECON_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10)
+}
+
+/// Recon and DuckDB run in turn, the order swapped every round (recon first, then DuckDB
+/// first, …), so that neither always follows the other: on a VM whose fresh memory is slow,
+/// a run after a pause or after the other tool pays more, and best-of-three runs of one tool
+/// back to back favour whichever touches most memory. The medians and the per-round ratio say
+/// what a single best run cannot: how the two compare run for run.
+struct Alternation {
+    recon: Vec<Timing>,
+    duckdb: Vec<Timing>,
+}
+
+impl Alternation {
+    fn run(
+        rounds: usize,
+        recon: impl Fn() -> anyhow::Result<Timing>,
+        duckdb: impl Fn() -> anyhow::Result<Timing>,
+    ) -> anyhow::Result<Self> {
+        let mut alternation = Self {
+            recon: Vec::with_capacity(rounds),
+            duckdb: Vec::with_capacity(rounds),
+        };
+        for round in 0..rounds {
+            if round % 2 == 0 {
+                alternation.recon.push(recon()?);
+                alternation.duckdb.push(duckdb()?);
+            } else {
+                alternation.duckdb.push(duckdb()?);
+                alternation.recon.push(recon()?);
+            }
+        }
+        Ok(alternation)
+    }
+
+    /// Each round's recon / DuckDB wall-time ratio.
+    fn ratios(&self) -> Vec<f64> {
+        self.recon
+            .iter()
+            .zip(&self.duckdb)
+            .map(|(r, d)| r.seconds / d.seconds)
+            .collect()
+    }
+
+    /// "10 rounds …: recon 0.84 s (user 1.20 s, system 0.30 s), DuckDB …; recon / DuckDB 0.97
+    /// (0.81–1.12), recon faster in 6 of 10": medians, the ratio's median and range.
+    fn summary(&self) -> String {
+        let ratios = self.ratios();
+        let (low, high) = ratios.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), r| {
+            (lo.min(*r), hi.max(*r))
+        });
+        let side = |runs: &[Timing]| {
+            format!(
+                "{:.3} s (user {:.2} s, system {:.2} s)",
+                median(runs.iter().map(|t| t.seconds)),
+                median(runs.iter().map(|t| t.user_seconds)),
+                median(runs.iter().map(|t| t.system_seconds))
+            )
+        };
+        format!(
+            "{} rounds in turn, medians: recon {}, DuckDB {}; recon / DuckDB {:.2} ({low:.2}–{high:.2}), recon faster in {} of {}",
+            ratios.len(),
+            side(&self.recon),
+            side(&self.duckdb),
+            median(ratios.iter().copied()),
+            ratios.iter().filter(|r| **r < 1.0).count(),
+            ratios.len()
+        )
+    }
+
+    fn json_into(&self, entry: &mut serde_json::Value) {
+        let ratios = self.ratios();
+        entry["alternated_rounds"] = ratios.len().into();
+        entry["alternated_recon_median_seconds"] =
+            median(self.recon.iter().map(|t| t.seconds)).into();
+        entry["alternated_duckdb_median_seconds"] =
+            median(self.duckdb.iter().map(|t| t.seconds)).into();
+        entry["alternated_median_ratio"] = median(ratios.iter().copied()).into();
+        entry["alternated_recon_faster"] = ratios.iter().filter(|r| **r < 1.0).count().into();
+    }
+}
+
+/// The median of `values` (the mean of the middle two for an even count; 0 for none).
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut sorted: Vec<f64> = values.collect();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
 
 fn scale() -> u64 {
     std::env::var("RECON_BENCH_ROWS")
@@ -475,16 +586,14 @@ pub(crate) fn run() -> anyhow::Result<()> {
     recon.json_into(&mut entry, "recon");
     let path = |name: &str| a.join(name).display().to_string();
     if python_has("duckdb") {
-        let duck = timed(
-            "python3",
-            &[
-                "-c",
-                DUCKDB,
-                &path("left.csv"),
-                &path("right.csv"),
-                &path("duckdb_out.csv"),
-            ],
-        )?;
+        let duckdb_args = [
+            "-c",
+            DUCKDB,
+            &path("left.csv"),
+            &path("right.csv"),
+            &path("duckdb_out.csv"),
+        ];
+        let duck = timed("python3", &duckdb_args)?;
         writeln!(
             report,
             "    DuckDB {:.2} s (runs {}, peak RSS {:.0} MiB, {}): recon / DuckDB = {:.2}",
@@ -495,6 +604,18 @@ pub(crate) fn run() -> anyhow::Result<()> {
             seconds / duck.best.seconds
         )?;
         duck.json_into(&mut entry, "duckdb");
+        let rounds = rounds();
+        if rounds > 0 {
+            let (program, args) = recon_command(&a);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let alternation = Alternation::run(
+                rounds,
+                || timed_once(&program, &args),
+                || timed_once("python3", &duckdb_args),
+            )?;
+            writeln!(report, "    {}", alternation.summary())?;
+            alternation.json_into(&mut entry);
+        }
     } else {
         writeln!(
             report,
@@ -569,4 +690,52 @@ pub(crate) fn run() -> anyhow::Result<()> {
         serde_json::to_vec_pretty(&json)?,
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timing(seconds: f64) -> Timing {
+        Timing {
+            seconds,
+            peak_rss_mib: 0.0,
+            user_seconds: seconds,
+            system_seconds: 0.0,
+            stdout: String::new(),
+        }
+    }
+
+    #[test]
+    fn median_takes_the_middle_or_the_mean_of_the_middle_two() {
+        assert_eq!(median([3.0, 1.0, 2.0].into_iter()), 2.0);
+        assert_eq!(median([4.0, 1.0, 3.0, 2.0].into_iter()), 2.5);
+        assert_eq!(median(std::iter::empty()), 0.0);
+    }
+
+    #[test]
+    fn alternation_swaps_the_order_every_round_and_pairs_each_round() {
+        let order = std::cell::RefCell::new(String::new());
+        let alternation = Alternation::run(
+            4,
+            || {
+                order.borrow_mut().push('r');
+                Ok(timing(0.9))
+            },
+            || {
+                order.borrow_mut().push('d');
+                Ok(timing(1.0))
+            },
+        )
+        .expect("no run fails");
+        assert_eq!(order.into_inner(), "rddrrddr");
+        assert_eq!(alternation.ratios().len(), 4);
+        assert!(
+            alternation
+                .summary()
+                .ends_with("recon / DuckDB 0.90 (0.90–0.90), recon faster in 4 of 4"),
+            "{}",
+            alternation.summary()
+        );
+    }
 }
