@@ -11,12 +11,14 @@
 //!
 //! Memory per record: the id and every mapped text field take their text plus 4 bytes (8 once the
 //! field's text passes 2 GiB on its side), the amount 8 bytes (a byte of scale and sign above its
-//! magnitude's 56 bits, in one word; a wider one is kept whole aside), the date and the currency 4 bytes
-//! each. Line numbers are kept as the places where a row does not start on the line after the
-//! previous row's (a quoted field over several lines, a skipped row), so a file of one line per row
-//! costs nothing for them. A text field that no record has (an unmapped counterparty, say) takes
-//! nothing. An exact reference-and-amount source with 8-byte ids and 11-byte references is about 42
-//! bytes a record, so a million records per side take about 84 MB for both sides. (Kept as one
+//! magnitude's 56 bits, in one word; a wider one is kept whole aside), the date 4 bytes. Currencies
+//! are kept as runs of equal codes, so a side in one currency (or a few, or none) costs nothing per
+//! record for them; past 1024 changes from one record to the next (`MAX_RUNS`), 4 bytes a record. Line
+//! numbers are kept as the places where a row does not start on the line after the previous row's
+//! (a quoted field over several lines, a skipped row), so a file of one line per row costs nothing
+//! for them. A text field that no record has (an unmapped counterparty, say) takes nothing. An
+//! exact reference-and-amount source with 8-byte ids and 11-byte references is about 39 bytes a
+//! record, so a million records per side take about 78 MB for both sides. (Kept as one
 //! struct per record with its text in separate allocations, the same records took 310 MB.)
 
 use std::fmt;
@@ -501,6 +503,138 @@ impl AmountColumn {
     }
 }
 
+/// Runs of equal values kept before a [`RunColumn`] holds one value per record instead.
+const MAX_RUNS: usize = 1024;
+
+/// A column whose values mostly repeat from one record to the next (a currency: one per file,
+/// or a few runs of each): kept as its runs while there are at most [`MAX_RUNS`] of them, so a
+/// side in a single currency (or with none) costs nothing per record, and as one value per
+/// record once there are more. Reading a value of the runs is a binary search over them.
+#[derive(Debug, Clone)]
+enum RunColumn<T> {
+    /// (first record of the run, its value), by record; `len` records in all.
+    Runs {
+        runs: Vec<(usize, T)>,
+        len: usize,
+    },
+    Dense(Vec<T>),
+}
+
+impl<T> Default for RunColumn<T> {
+    fn default() -> Self {
+        Self::Runs {
+            runs: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T: Copy + PartialEq> RunColumn<T> {
+    fn len(&self) -> usize {
+        match self {
+            Self::Runs { len, .. } => *len,
+            Self::Dense(values) => values.len(),
+        }
+    }
+
+    /// The value of record `index`. Panics when it is out of range, as slice indexing does.
+    fn get(&self, index: usize) -> &T {
+        match self {
+            Self::Runs { runs, len } => {
+                assert!(index < *len, "record {index} of {len}");
+                &runs[runs.partition_point(|(start, _)| *start <= index) - 1].1
+            }
+            Self::Dense(values) => &values[index],
+        }
+    }
+
+    /// Every value, in record order.
+    fn values(&self) -> impl Iterator<Item = T> + '_ {
+        let (runs, dense): (&[(usize, T)], &[T]) = match self {
+            Self::Runs { runs, .. } => (runs, &[]),
+            Self::Dense(values) => (&[], values),
+        };
+        let ends = runs
+            .iter()
+            .skip(1)
+            .map(|(start, _)| *start)
+            .chain(std::iter::once(self.len()));
+        runs.iter()
+            .zip(ends)
+            .flat_map(|((start, value), end)| std::iter::repeat_n(*value, end - start))
+            .chain(dense.iter().copied())
+    }
+
+    fn push(&mut self, value: T) {
+        match self {
+            Self::Runs { runs, len } => {
+                if runs.last().is_none_or(|(_, last)| *last != value) {
+                    runs.push((*len, value));
+                }
+                *len += 1;
+                if runs.len() > MAX_RUNS {
+                    self.make_dense();
+                }
+            }
+            Self::Dense(values) => values.push(value),
+        }
+    }
+
+    fn append(&mut self, other: &Self) {
+        if let (Self::Runs { runs, len }, Self::Runs { runs: theirs, .. }) = (&mut *self, other) {
+            for (start, value) in theirs {
+                if runs.last().is_none_or(|(_, last)| last != value) {
+                    runs.push((*len + start, *value));
+                }
+            }
+            *len += other.len();
+            if runs.len() > MAX_RUNS {
+                self.make_dense();
+            }
+            return;
+        }
+        self.make_dense();
+        if let Self::Dense(values) = self {
+            values.extend(other.values());
+        }
+    }
+
+    /// Switches to one value per record.
+    fn make_dense(&mut self) {
+        if let Self::Runs { .. } = self {
+            let mut values = Vec::with_capacity(self.len());
+            values.extend(self.values());
+            *self = Self::Dense(values);
+        }
+    }
+
+    /// Removes every value, keeping the memory of a dense column for the next ones.
+    fn clear(&mut self) {
+        match self {
+            Self::Runs { runs, len } => {
+                runs.clear();
+                *len = 0;
+            }
+            Self::Dense(values) => values.clear(),
+        }
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        if let Self::Dense(values) = self {
+            values.reserve(additional);
+        }
+    }
+}
+
+/// Columns are equal when their values are, however they are kept.
+impl<T: Copy + PartialEq> PartialEq for RunColumn<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.values().eq(other.values())
+    }
+}
+
+impl<T: Copy + Eq> Eq for RunColumn<T> {}
+
 /// The records of one side, kept by column (see the module documentation).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Records {
@@ -508,7 +642,7 @@ pub struct Records {
     lines: LineColumn,
     references: TextColumn,
     amounts: AmountColumn,
-    currencies: Vec<Option<Currency>>,
+    currencies: RunColumn<Option<Currency>>,
     dates: Vec<Option<NaiveDate>>,
     counterparties: TextColumn,
     descriptions: TextColumn,
@@ -634,7 +768,7 @@ impl Records {
         self.lines.append(&other.lines);
         self.references.append(&other.references);
         self.amounts.append(&other.amounts);
-        self.currencies.extend_from_slice(&other.currencies);
+        self.currencies.append(&other.currencies);
         self.dates.extend_from_slice(&other.dates);
         self.counterparties.append(&other.counterparties);
         self.descriptions.append(&other.descriptions);
@@ -730,7 +864,7 @@ impl<'a> RecordRef<'a> {
 
     /// Currency.
     pub fn currency(self) -> Option<Currency> {
-        self.records.currencies[self.index]
+        *self.records.currencies.get(self.index)
     }
 
     /// Date.
@@ -762,7 +896,9 @@ impl<'a> RecordRef<'a> {
             Field::Description => self.description(),
             Field::Currency => {
                 let records: &'a Records = self.records;
-                records.currencies[self.index]
+                records
+                    .currencies
+                    .get(self.index)
                     .as_ref()
                     .map(Currency::as_str)
             }
@@ -976,6 +1112,69 @@ mod tests {
             (records.get(999).line(), records.get(1000).line()),
             (1001, 1005)
         );
+    }
+
+    /// A side in one currency keeps one run however many records it has; one whose currency
+    /// changes more than [`MAX_RUNS`] times keeps a value per record, and reads the same.
+    #[test]
+    fn currencies_are_kept_as_runs_until_there_are_many() {
+        let eur = Currency::parse("EUR");
+        let usd = Currency::parse("USD");
+        let mut records = Records::default();
+        for index in 0..5000 {
+            let mut record = Record::new(format!("r{index}"));
+            record.currency = eur;
+            records.push(&record);
+        }
+        assert!(matches!(&records.currencies, RunColumn::Runs { runs, .. } if runs.len() == 1));
+        let mut alternating = Records::default();
+        for index in 0..=2 * MAX_RUNS {
+            let mut record = Record::new(format!("a{index}"));
+            record.currency = if index % 2 == 0 { eur } else { usd };
+            alternating.push(&record);
+        }
+        assert!(matches!(alternating.currencies, RunColumn::Dense(_)));
+        records.append(&alternating);
+        assert!(matches!(records.currencies, RunColumn::Dense(_)));
+        assert_eq!(records.get(4999).currency(), eur);
+        assert_eq!(records.get(5001).currency(), usd);
+        assert_eq!(records.get(5001).text(&Field::Currency), Some("USD"));
+    }
+
+    proptest! {
+        /// A run column reads back the values pushed and appended, whether it holds runs or
+        /// one value per record, and equals another with the same values however each is kept.
+        #[test]
+        fn run_columns_read_back_as_stored(
+            pieces in prop::collection::vec(
+                prop::collection::vec((0u8..3, 1usize..4), 0..1100),
+                1..4,
+            ),
+        ) {
+            let mut column: RunColumn<u8> = RunColumn::default();
+            let mut expected: Vec<u8> = Vec::new();
+            for piece in &pieces {
+                let mut part: RunColumn<u8> = RunColumn::default();
+                for (value, repeat) in piece {
+                    for _ in 0..*repeat {
+                        part.push(*value);
+                        expected.push(*value);
+                    }
+                }
+                column.append(&part);
+            }
+            prop_assert_eq!(column.len(), expected.len());
+            for (index, value) in expected.iter().enumerate() {
+                prop_assert_eq!(column.get(index), value);
+            }
+            prop_assert_eq!(column.values().collect::<Vec<_>>(), expected.clone());
+            let mut dense = column.clone();
+            dense.make_dense();
+            prop_assert!(matches!(dense, RunColumn::Dense(_)));
+            prop_assert_eq!(&dense, &column);
+            let runs = expected.chunk_by(|a, b| a == b).count();
+            prop_assert_eq!(matches!(column, RunColumn::Runs { .. }), runs <= MAX_RUNS);
+        }
     }
 
     proptest! {
