@@ -30,6 +30,13 @@ pub(crate) fn run() -> anyhow::Result<()> {
             "warnings",
         ],
     )?;
+    // Documentation builds without warnings: a link to an item that was renamed or removed
+    // fails here rather than rotting quietly.
+    run_cmd_with_env(
+        "cargo",
+        &["doc", "--workspace", "--no-deps", "--locked"],
+        &[("RUSTDOCFLAGS", "-D warnings".to_owned())],
+    )?;
 
     let postgres = answers("127.0.0.1:5432");
     let redis = answers("127.0.0.1:6379");

@@ -8,8 +8,8 @@
 //!   Build O(m log m), probe O(log m + hits).
 //! - Date band: the same over dates and the window's direction.
 //! - Trigram: postings of character trigrams of the normalised text. Trigrams held by more than
-//!   [`TRIGRAM_STOP_FRACTION`] of the records (and at least [`TRIGRAM_STOP_MIN`]) are skipped as
-//!   uninformative; a probe keeps the [`TRIGRAM_MAX_CANDIDATES`] records sharing the most
+//!   `TRIGRAM_STOP_FRACTION` of the records (and at least `TRIGRAM_STOP_MIN`) are skipped as
+//!   uninformative; a probe keeps the `TRIGRAM_MAX_CANDIDATES` records sharing the most
 //!   trigrams, and at least 40 % of its own. This is approximate by design: two texts that share
 //!   only very common trigrams are not offered.
 

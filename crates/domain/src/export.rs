@@ -419,7 +419,7 @@ fn push_cell(out: &mut String, text: &str) {
 /// Rows are rendered in parallel batches and written in order, a window at a time, as for
 /// matches.csv. The records are listed in id order, which is unrelated to where they lie:
 /// each block's records, then their ids and references, are read by loops that only load
-/// before its rows are built (see [`IdTable::gather`]).
+/// before its rows are built (see `IdTable::gather`).
 pub fn write_unmatched(
     mut out: impl Write,
     records: &Records,

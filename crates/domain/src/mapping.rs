@@ -1,9 +1,9 @@
 //! Mappings: how one source's columns become records ([`Records`]).
 //!
 //! The serde form ([`SourceSpec`]) is what users write in the rules file; [`Mapping::compile`]
-//! checks it and binds it to a header row. [`Mapping::record`] turns one row into a record or a
-//! [`RowError`] naming the line, column, value and reason — a value that does not parse never
-//! becomes zero or an empty date.
+//! checks it and binds it to a header row. [`Mapping::record_into`] turns one row into a record
+//! or a [`RowError`] naming the line, column, value and reason — a value that does not parse
+//! never becomes zero or an empty date.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,9 @@
 //! The command line. Every setting is a flag and an environment variable of the same meaning;
 //! the flag wins. Values are taken as text here and checked in [`crate::config`], so that every
 //! problem can be reported at once instead of clap stopping at the first.
+// The flags' docs are clap's help text, written for a terminal: "[default: …]" and bare URLs
+// are meant as they read, not as rustdoc links.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
 
 use clap::{Args, Parser, Subcommand};
 

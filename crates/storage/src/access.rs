@@ -252,7 +252,7 @@ pub trait AccessStore: Send + Sync {
         audit: AuditEvent,
     ) -> Result<Option<UserRecord>, StoreError>;
 
-    /// Creates an account. [`StoreError::Conflict`] `email_taken` when the email (any case)
+    /// Creates an account. [`StoreError::Refused`] `email_taken` when the email (any case)
     /// is in use.
     async fn create_user(&self, user: NewUser, audit: AuditEvent)
     -> Result<UserRecord, StoreError>;
@@ -267,7 +267,7 @@ pub trait AccessStore: Send + Sync {
     async fn list_users(&self, offset: i64, limit: i64) -> Result<Vec<UserRecord>, StoreError>;
 
     /// Applies an admin's changes. Disabling an account or changing its role revokes its
-    /// sessions and bumps its token version. [`StoreError::Conflict`] `last_admin` when the
+    /// sessions and bumps its token version. [`StoreError::Refused`] `last_admin` when the
     /// change would leave no active admin.
     async fn update_user(
         &self,
