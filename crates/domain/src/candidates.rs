@@ -464,8 +464,7 @@ const SHARED: u64 = 1 << 63;
 /// One slot of a [`KeyTable`], 32 bytes, half a cache line: the key's hash; the last record
 /// inserted with the key plus one (0: the slot is empty) in the low half and the key's length
 /// in bytes (with [`SHARED`]) in the high half; the key's bytes, zero-padded, when it has at
-/// most [`INLINE_KEY`]. All zeros is an empty slot, so a new table is zeroed memory that the
-/// system hands out lazily instead of 64 MB written up front.
+/// most [`INLINE_KEY`]. All zeros is an empty slot.
 type KeySlot = [u64; 4];
 
 /// The first [`INLINE_KEY`] bytes of `key`, zero-padded, as two words.
@@ -548,8 +547,15 @@ impl<'a> KeyTable<'a> {
         let capacity = (present * 2)
             .max(parts * MIN_PART_SLOTS)
             .next_power_of_two();
+        // The slots are zeroed by writing, in parallel, rather than taken as memory the system
+        // zeroes lazily: the build reads each slot before it writes it (see `touch`), and a page
+        // of fresh memory that is read first is mapped to the system's shared zero page, so the
+        // write that follows faults a second time and flushes the page from every thread's TLB,
+        // an interprocessor interrupt per page (a VM exit each on a virtual machine).
+        let mut slots: Vec<KeySlot> = Vec::with_capacity(capacity);
+        slots.par_extend(rayon::iter::repeat_n([0u64; 4], capacity));
         let mut table = Self {
-            slots: vec![[0u64; 4]; capacity],
+            slots,
             part_bits: parts.trailing_zeros(),
             part_slot_bits: (capacity / parts).trailing_zeros(),
             next: (0..count).map(|_| AtomicU32::new(END)).collect(),
