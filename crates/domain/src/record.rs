@@ -13,10 +13,11 @@
 //! field's text passes 2 GiB on its side), the amount 8 bytes (a byte of scale and sign above its
 //! magnitude's 56 bits, in one word; a wider one is kept whole aside), the date 4 bytes. Currencies
 //! are kept as runs of equal codes, so a side in one currency (or a few, or none) costs nothing per
-//! record for them; past 1024 changes from one record to the next (`MAX_RUNS`), 4 bytes a record. Line
-//! numbers are kept as the places where a row does not start on the line after the previous row's
-//! (a quoted field over several lines, a skipped row), so a file of one line per row costs nothing
-//! for them. A text field that no record has (an unmapped counterparty, say) takes nothing. An
+//! record for them; past 1024 changes from one record to the next (`MAX_RUNS`), 4 bytes a record.
+//! Line numbers are kept the same way, as the places where a row does not start on the line after
+//! the previous row's (a quoted field over several lines, a skipped row): a file of one line per
+//! row costs nothing for them, one with more than 1024 such places 8 bytes a record. A text field
+//! that no record has (an unmapped counterparty, say) takes nothing. An
 //! exact reference-and-amount source with 8-byte ids and 11-byte references is about 39 bytes a
 //! record, so a million records per side take about 78 MB for both sides. (Kept as one
 //! struct per record with its text in separate allocations, the same records took 310 MB.)
@@ -369,43 +370,35 @@ impl TextColumn {
     }
 }
 
-/// Line numbers of a side's records, kept as the points where `line − index` changes: a source
-/// of one line per row has one such point, whatever its length.
+/// Line numbers of a side's records, kept as `line − index` (wrapping) in a [`RunColumn`]: a
+/// source of one line per row is one run, whatever its length, and a run starts only where a
+/// row does not start on the line after the previous row's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct LineColumn {
-    /// (first record index, its line − its index, wrapping), by index.
-    steps: Vec<(usize, u64)>,
-    len: usize,
-}
+struct LineColumn(RunColumn<u64>);
 
 impl LineColumn {
-    fn push(&mut self, line: u64) {
-        self.push_step(self.len, line.wrapping_sub(self.len as u64));
-        self.len += 1;
+    fn len(&self) -> usize {
+        self.0.len()
     }
 
-    fn push_step(&mut self, start: usize, offset: u64) {
-        if self.steps.last().is_none_or(|(_, last)| *last != offset) {
-            self.steps.push((start, offset));
-        }
+    fn push(&mut self, line: u64) {
+        let index = self.len() as u64;
+        self.0.push(line.wrapping_sub(index));
     }
 
     fn get(&self, index: usize) -> u64 {
-        let step = self.steps.partition_point(|(start, _)| *start <= index);
-        self.steps[step - 1].1.wrapping_add(index as u64)
+        self.0.get(index).wrapping_add(index as u64)
     }
 
     fn append(&mut self, other: &Self) {
-        for (start, offset) in &other.steps {
-            // The same lines at positions `self.len` further on.
-            self.push_step(self.len + start, offset.wrapping_sub(self.len as u64));
-        }
-        self.len += other.len;
+        // The same lines at positions `self.len()` further on.
+        let shift = self.len() as u64;
+        self.0
+            .append_mapped(&other.0, |offset| offset.wrapping_sub(shift));
     }
 
     fn clear(&mut self) {
-        self.steps.clear();
-        self.len = 0;
+        self.0.clear();
     }
 }
 
@@ -581,10 +574,16 @@ impl<T: Copy + PartialEq> RunColumn<T> {
     }
 
     fn append(&mut self, other: &Self) {
+        self.append_mapped(other, |value| value);
+    }
+
+    /// Appends `other`'s values, each as `map` makes it.
+    fn append_mapped(&mut self, other: &Self, map: impl Fn(T) -> T) {
         if let (Self::Runs { runs, len }, Self::Runs { runs: theirs, .. }) = (&mut *self, other) {
             for (start, value) in theirs {
-                if runs.last().is_none_or(|(_, last)| last != value) {
-                    runs.push((*len + start, *value));
+                let value = map(*value);
+                if runs.last().is_none_or(|(_, last)| *last != value) {
+                    runs.push((*len + start, value));
                 }
             }
             *len += other.len();
@@ -595,7 +594,7 @@ impl<T: Copy + PartialEq> RunColumn<T> {
         }
         self.make_dense();
         if let Self::Dense(values) = self {
-            values.extend(other.values());
+            values.extend(other.values().map(map));
         }
     }
 
@@ -675,12 +674,12 @@ pub struct RecordValues<'v> {
 impl Records {
     /// The number of records.
     pub fn len(&self) -> usize {
-        self.lines.len
+        self.lines.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.lines.len == 0
+        self.lines.len() == 0
     }
 
     /// Record `index`. Panics when it is out of range, as slice indexing does.
@@ -1093,24 +1092,51 @@ mod tests {
         assert!(matches!(wide, Ends::Narrow(_)) && wide.is_empty());
     }
 
-    /// A source numbered one line per row keeps one step of line numbers, whatever its length.
+    /// The number of runs a run column keeps, `None` once it keeps a value per record.
+    fn runs<T>(column: &RunColumn<T>) -> Option<usize> {
+        match column {
+            RunColumn::Runs { runs, .. } => Some(runs.len()),
+            RunColumn::Dense(_) => None,
+        }
+    }
+
+    /// A source numbered one line per row keeps one run of line numbers, whatever its length;
+    /// one whose rows skip lines more than [`MAX_RUNS`] times keeps a line per record.
     #[test]
-    fn consecutive_lines_take_one_step() {
+    fn consecutive_lines_take_one_run() {
         let mut records = Records::default();
         for index in 0..1000u64 {
             let mut record = Record::new(format!("r{index}"));
             record.line = index + 2;
             records.push(&record);
         }
-        assert_eq!(records.lines.steps.len(), 1);
+        assert_eq!(runs(&records.lines.0), Some(1));
         assert_eq!(records.get(999).line(), 1001);
         let mut record = Record::new("after a gap");
         record.line = 1005;
         records.push(&record);
-        assert_eq!(records.lines.steps.len(), 2);
+        assert_eq!(runs(&records.lines.0), Some(2));
         assert_eq!(
             (records.get(999).line(), records.get(1000).line()),
             (1001, 1005)
+        );
+        // A row every other line (say, each a quoted field over two lines).
+        let mut spread = Records::default();
+        for index in 0..=2 * MAX_RUNS as u64 {
+            let mut record = Record::new(format!("s{index}"));
+            record.line = 2 + 2 * index;
+            spread.push(&record);
+        }
+        assert_eq!(runs(&spread.lines.0), None);
+        records.append(&spread);
+        assert_eq!(runs(&records.lines.0), None);
+        assert_eq!(
+            (records.get(1000).line(), records.get(1001).line()),
+            (1005, 2)
+        );
+        assert_eq!(
+            records.get(1001 + 2 * MAX_RUNS).line(),
+            2 + 4 * MAX_RUNS as u64
         );
     }
 
@@ -1126,16 +1152,16 @@ mod tests {
             record.currency = eur;
             records.push(&record);
         }
-        assert!(matches!(&records.currencies, RunColumn::Runs { runs, .. } if runs.len() == 1));
+        assert_eq!(runs(&records.currencies), Some(1));
         let mut alternating = Records::default();
         for index in 0..=2 * MAX_RUNS {
             let mut record = Record::new(format!("a{index}"));
             record.currency = if index % 2 == 0 { eur } else { usd };
             alternating.push(&record);
         }
-        assert!(matches!(alternating.currencies, RunColumn::Dense(_)));
+        assert_eq!(runs(&alternating.currencies), None);
         records.append(&alternating);
-        assert!(matches!(records.currencies, RunColumn::Dense(_)));
+        assert_eq!(runs(&records.currencies), None);
         assert_eq!(records.get(4999).currency(), eur);
         assert_eq!(records.get(5001).currency(), usd);
         assert_eq!(records.get(5001).text(&Field::Currency), Some("USD"));
