@@ -449,13 +449,18 @@ compare = Compare(l, r, join_columns='ref', abs_tol=0, df1_name='left', df2_name
 compare.all_mismatch().to_csv(out, index=False)
 "#;
 
+/// The number in environment variable `name`, or `default` when it is unset or not a number.
+fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Rounds of recon and DuckDB in turn on (a), after the best-of-three runs:
 /// `RECON_BENCH_ROUNDS` (0 leaves them out), ten by default.
 fn rounds() -> usize {
-    std::env::var("RECON_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10)
+    env_number("RECON_BENCH_ROUNDS", 10)
 }
 
 /// Recon and DuckDB run in turn, the order swapped every round (recon first, then DuckDB
@@ -499,6 +504,11 @@ impl Alternation {
             .collect()
     }
 
+    /// Rounds in which recon took less wall time than DuckDB.
+    fn recon_faster(&self) -> usize {
+        self.ratios().iter().filter(|ratio| **ratio < 1.0).count()
+    }
+
     /// "10 rounds …: recon 0.84 s (user 1.20 s, system 0.30 s), DuckDB …; recon / DuckDB 0.97
     /// (0.81–1.12), recon faster in 6 of 10": medians, the ratio's median and range.
     fn summary(&self) -> String {
@@ -520,7 +530,7 @@ impl Alternation {
             side(&self.recon),
             side(&self.duckdb),
             median(ratios.iter().copied()),
-            ratios.iter().filter(|r| **r < 1.0).count(),
+            self.recon_faster(),
             ratios.len()
         )
     }
@@ -533,7 +543,7 @@ impl Alternation {
         entry["alternated_duckdb_median_seconds"] =
             median(self.duckdb.iter().map(|t| t.seconds)).into();
         entry["alternated_median_ratio"] = median(ratios.iter().copied()).into();
-        entry["alternated_recon_faster"] = ratios.iter().filter(|r| **r < 1.0).count().into();
+        entry["alternated_recon_faster"] = self.recon_faster().into();
     }
 }
 
@@ -549,10 +559,7 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
 }
 
 fn scale() -> u64 {
-    std::env::var("RECON_BENCH_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000)
+    env_number("RECON_BENCH_ROWS", 1_000_000)
 }
 
 /// Flushes freshly written workload files so their writeback does not overlap a timed run.
