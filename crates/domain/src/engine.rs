@@ -4,16 +4,17 @@
 //! share a one-to-one rule's key but failed only its amount or date tolerance become breaks.
 //! Everything left is unmatched. The output is deterministic: every ordering decision is broken
 //! by record ids, never by input position or thread timing, so the same inputs and rules give
-//! the same outcome whatever the thread count or input order. Ids are ranked once per run
-//! (a parallel sort of 16-byte keys: 12 bytes of the id after the prefix all ids share, and the
-//! record's index; then a merge of both sides), and every later ordering compares those ranks
-//! rather than strings.
+//! the same outcome whatever the thread count or input order. Each side's id order is sorted
+//! once and kept with its records (`Records::id_order`; the reader's duplicate check already
+//! asked for it), each record's position in it is its rank, and every later ordering within a
+//! side compares ranks rather than strings. The last tie-break between two pairs compares
+//! their ids whole (`Run::pair_order`): it is only reached by pairs equal in all else.
 //!
 //! Progress is reported through an [`Observer`] (phase, done, total) from worker threads, and
 //! the observer's `is_cancelled` is polled every few thousand records; a cancelled run returns
 //! [`Cancelled`] and no partial outcome.
 //!
-//! Memory: besides the records, a run holds two ranks and two orders per record (16 bytes), the
+//! Memory: besides the records (and their id orders), a run holds a rank per record (4 bytes), the
 //! index of the rule being run, its passing candidate pairs (64 bytes each, with their
 //! explanation) and the groups (64 bytes each, see [`crate::outcome`]).
 
@@ -71,13 +72,13 @@ pub(crate) struct Run<'a> {
     pub(crate) right: &'a Records,
     pub(crate) observer: &'a dyn Observer,
     pub(crate) cancelled: AtomicBool,
-    /// Each record's rank among the ids of both sides (an id present on both sides has one
-    /// rank): orderings compare these instead of strings.
+    /// Each record's position in its side's id order: orderings within a side compare these
+    /// instead of strings.
     pub(crate) left_rank: Vec<u32>,
     pub(crate) right_rank: Vec<u32>,
-    /// Record indices in id order.
-    pub(crate) left_order: Vec<u32>,
-    pub(crate) right_order: Vec<u32>,
+    /// Record indices in id order ([`Records::id_order`]).
+    pub(crate) left_order: &'a [u32],
+    pub(crate) right_order: &'a [u32],
 }
 
 impl Run<'_> {
@@ -169,10 +170,14 @@ impl Run<'_> {
         }
     }
 
-    /// The tie-break key of a pair: its two id ranks, smaller first, then left, then right.
-    /// Using the unordered pair first keeps the order when the sides are swapped.
-    fn pair_order(&self, l: u32, r: u32) -> (u32, u32, u32, u32) {
-        let (a, b) = (self.left_rank[l as usize], self.right_rank[r as usize]);
+    /// The tie-break key of a pair: its two ids, smaller first, then left, then right. Using
+    /// the unordered pair first keeps the order when the sides are swapped. (Only pairs equal
+    /// in everything else get here, so the ids are compared whole.)
+    fn pair_order(&self, l: u32, r: u32) -> (&str, &str, &str, &str) {
+        let (a, b) = (
+            self.left.get(l as usize).id(),
+            self.right.get(r as usize).id(),
+        );
         (a.min(b), a.max(b), a, b)
     }
 }
@@ -208,16 +213,8 @@ pub fn reconcile(
         "more than 4 billion records per side are not supported"
     );
     observer.progress("ordering ids", 0, 1);
-    let skip = shared_id_prefix(left, right);
-    let ((left_order, left_keys), (right_order, right_keys)) =
-        rayon::join(|| order_by_id(left, skip), || order_by_id(right, skip));
-    let (left_rank, right_rank) = global_ranks(
-        left,
-        right,
-        (&left_order, &left_keys),
-        (&right_order, &right_keys),
-    );
-    drop((left_keys, right_keys));
+    let ((left_order, left_rank), (right_order, right_rank)) =
+        rayon::join(|| order_and_ranks(left), || order_and_ranks(right));
     let run = Run {
         left,
         right,
@@ -304,8 +301,8 @@ pub fn reconcile(
             .collect()
     };
     let (unmatched_left, unmatched_right) = rayon::join(
-        || unmatched(&run.left_order, &taken.left),
-        || unmatched(&run.right_order, &taken.right),
+        || unmatched(run.left_order, &taken.left),
+        || unmatched(run.right_order, &taken.right),
     );
     observer.progress("done", 1, 1);
     Ok(Outcome {
@@ -319,101 +316,15 @@ pub fn reconcile(
     })
 }
 
-/// The number of leading bytes that every id of both sides shares ("INV-2026-" of
-/// "INV-2026-000001"…): sort keys start after them, where ids differ.
-fn shared_id_prefix(left: &Records, right: &Records) -> usize {
-    let first = left.iter().next().or(right.iter().next());
-    let Some(first) = first.map(|r| r.id().as_bytes()) else {
-        return 0;
-    };
-    let shared = |records: &Records| {
-        records
-            .par_iter()
-            .map(|r| {
-                let id = r.id().as_bytes();
-                first.iter().zip(id).take_while(|(a, b)| a == b).count()
-            })
-            .min()
-            .unwrap_or(first.len())
-    };
-    let (in_left, in_right) = rayon::join(|| shared(left), || shared(right));
-    in_left.min(in_right)
-}
-
-/// Bytes of an id (after the shared prefix) in a sort key.
-const KEY_ID_BYTES: usize = 12;
-
-/// An id's sort key: [`KEY_ID_BYTES`] bytes after the first `skip`, zero-padded, above the
-/// record's index. Keys order records as their ids do wherever those bytes differ (`key >> 32`
-/// differs); equal ones need the full comparison.
-fn id_key(id: &str, skip: usize, index: u32) -> u128 {
-    let mut bytes = [0u8; 16];
-    let rest = id.as_bytes().get(skip..).unwrap_or_default();
-    let length = rest.len().min(KEY_ID_BYTES);
-    bytes[..length].copy_from_slice(&rest[..length]);
-    bytes[KEY_ID_BYTES..].copy_from_slice(&index.to_be_bytes());
-    u128::from_be_bytes(bytes)
-}
-
-/// Record indices sorted by id, with their sort keys ([`id_key`]) in that order: a parallel
-/// sort of 16-byte keys, then full comparisons only inside runs of keys with equal id bytes.
-fn order_by_id(records: &Records, skip: usize) -> (Vec<u32>, Vec<u128>) {
-    let mut keys: Vec<u128> = records
-        .par_iter()
-        .enumerate()
-        .map(|(i, r)| id_key(r.id(), skip, i as u32))
-        .collect();
-    keys.par_sort_unstable();
-    let mut order: Vec<u32> = keys.par_iter().map(|key| *key as u32).collect();
-    let mut start = 0;
-    while start < keys.len() {
-        let mut end = start + 1;
-        while end < keys.len() && keys[end] >> 32 == keys[start] >> 32 {
-            end += 1;
-        }
-        if end - start > 1 {
-            order[start..end].sort_unstable_by(|a, b| {
-                records
-                    .get(*a as usize)
-                    .id()
-                    .cmp(records.get(*b as usize).id())
-            });
-        }
-        start = end;
+/// A side's records in id order (kept with them, see [`Records::id_order`]) and each record's
+/// position in it.
+fn order_and_ranks(records: &Records) -> (&[u32], Vec<u32>) {
+    let order = &records.id_order().order;
+    let mut rank = vec![0u32; order.len()];
+    for (position, &index) in order.iter().enumerate() {
+        rank[index as usize] = position as u32;
     }
-    (order, keys)
-}
-
-/// Ranks over the ids of both sides merged; an id on both sides gets one rank. The keys' id
-/// bytes decide wherever they differ, so the merge reads the records only where they are equal.
-fn global_ranks(
-    left: &Records,
-    right: &Records,
-    (left_order, left_keys): (&[u32], &[u128]),
-    (right_order, right_keys): (&[u32], &[u128]),
-) -> (Vec<u32>, Vec<u32>) {
-    let mut left_rank = vec![0u32; left.len()];
-    let mut right_rank = vec![0u32; right.len()];
-    let (mut i, mut j, mut next) = (0, 0, 0u32);
-    while i < left_order.len() || j < right_order.len() {
-        let order = match (left_order.get(i), right_order.get(j)) {
-            (Some(l), Some(r)) => (left_keys[i] >> 32)
-                .cmp(&(right_keys[j] >> 32))
-                .then_with(|| left.get(*l as usize).id().cmp(right.get(*r as usize).id())),
-            (Some(_), None) => Order::Less,
-            _ => Order::Greater,
-        };
-        if order != Order::Greater {
-            left_rank[left_order[i] as usize] = next;
-            i += 1;
-        }
-        if order != Order::Less {
-            right_rank[right_order[j] as usize] = next;
-            j += 1;
-        }
-        next += 1;
-    }
-    (left_rank, right_rank)
+    (order, rank)
 }
 
 /// The score and the marks of the explanation from each criterion's (passed, value).
@@ -903,83 +814,25 @@ mod tests {
     use super::*;
     use crate::record::Record;
 
-    fn records(ids: &[String]) -> Records {
-        ids.iter()
-            .map(|id| Record::new(id.as_str()))
-            .collect::<Vec<_>>()
-            .into()
-    }
-
-    /// Ids that share long prefixes, differ only past the key's bytes, hold NUL bytes or are
-    /// prefixes of each other, with some on both sides.
-    fn awkward_ids(seed: u64, count: usize, side: &str) -> Vec<String> {
-        let mut state = seed;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        (0..count)
-            .map(|i| {
-                let n = next();
-                match n % 6 {
-                    0 => format!("INV-2026-11-{:06}", n % 5000),
-                    1 => format!("INV-2026-11-{:06}-{side}{i}", n % 50),
-                    2 => format!("INV-2026-11-000000000000{}", n % 7),
-                    3 => format!("INV-2026-11-{}\0{i}{side}", n % 3),
-                    4 => format!("INV-2026-11-{:x}{side}{i}", n % 4096),
-                    _ => format!("INV-2026-11-{i}{side}"),
-                }
-            })
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .rev()
-            .collect()
-    }
-
     #[test]
     fn a_candidate_pair_takes_64_bytes() {
         assert_eq!(std::mem::size_of::<Pair>(), 64);
     }
 
     #[test]
-    fn ids_are_ordered_and_ranked_as_strings_compare() {
-        for (seed, skip_first) in [(7, false), (11, true), (12345, false)] {
-            let mut left_ids = awkward_ids(seed, 3000, "L");
-            let right_ids = awkward_ids(seed ^ 0xabcdef, 3000, "R");
-            if skip_first {
-                // Nothing shared: one id starts differently.
-                left_ids.push("A".to_owned());
-            }
-            let (left, right) = (records(&left_ids), records(&right_ids));
-            let skip = shared_id_prefix(&left, &right);
-            assert_eq!(skip, if skip_first { 0 } else { "INV-2026-11-".len() });
-            let (left_order, left_keys) = order_by_id(&left, skip);
-            let (right_order, right_keys) = order_by_id(&right, skip);
-            let mut expected: Vec<u32> = (0..left.len() as u32).collect();
-            expected.sort_by(|a, b| left.get(*a as usize).id().cmp(left.get(*b as usize).id()));
-            assert_eq!(left_order, expected);
-            let (left_rank, right_rank) = global_ranks(
-                &left,
-                &right,
-                (&left_order, &left_keys),
-                (&right_order, &right_keys),
-            );
-            let mut all: Vec<&str> = left_ids
-                .iter()
-                .chain(&right_ids)
-                .map(String::as_str)
-                .collect();
-            all.sort_unstable();
-            all.dedup();
-            let rank_of = |id: &str| all.binary_search(&id).expect("every id is listed") as u32;
-            for (i, id) in left_ids.iter().enumerate() {
-                assert_eq!(left_rank[i], rank_of(id), "{id:?}");
-            }
-            for (i, id) in right_ids.iter().enumerate() {
-                assert_eq!(right_rank[i], rank_of(id), "{id:?}");
-            }
+    fn ranks_are_positions_in_id_order() {
+        let ids = ["b", "INV-10", "a", "INV-9", "a\0", "INV-1"];
+        let records: Records = ids
+            .iter()
+            .map(|id| Record::new(*id))
+            .collect::<Vec<_>>()
+            .into();
+        let (order, rank) = order_and_ranks(&records);
+        let mut expected: Vec<u32> = (0..ids.len() as u32).collect();
+        expected.sort_by_key(|i| ids[*i as usize]);
+        assert_eq!(order, expected);
+        for (position, index) in order.iter().enumerate() {
+            assert_eq!(rank[*index as usize], position as u32);
         }
     }
 }

@@ -234,9 +234,9 @@ pub(crate) fn many_to_one(
         (&taken.right, &taken.left)
     };
     let (many_rank, one_order) = if many_on_left {
-        (&run.left_rank, &run.right_order)
+        (&run.left_rank, run.right_order)
     } else {
-        (&run.right_rank, &run.left_order)
+        (&run.right_rank, run.left_order)
     };
     let index = Index::build(rule, many, many_on_left, many_taken, many_rank);
     let probes: Vec<u32> = one_order

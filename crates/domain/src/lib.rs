@@ -21,6 +21,7 @@ pub mod criteria;
 pub mod engine;
 pub mod export;
 mod grouping;
+mod id_order;
 pub mod mapping;
 pub mod outcome;
 pub mod parse;

@@ -8,14 +8,14 @@
 //! the first bad row stops the read; with `"skip"` it is reported and left out. Ids must be
 //! unique within a source.
 
-use std::hash::{Hash, Hasher};
 use std::io::{BufRead, BufReader, Read};
 
 use rayon::prelude::*;
-use rustc_hash::{FxHashMap, FxHasher};
+use rustc_hash::FxHashMap;
 use serde_json::value::RawValue;
 use smallvec::SmallVec;
 
+use crate::id_order::IdOrder;
 use crate::mapping::{Format, Limits, Mapping, OnError, RowError, SourceSpec};
 use crate::record::Records;
 
@@ -433,44 +433,24 @@ fn json_row(
     mapping.record_into(line, data_row, &values, into)
 }
 
-/// Finds ids that occur more than once. Ids are hashed and sorted in parallel, so equal ids
-/// end up side by side (16 bytes per record; a hash map of a million ids took a single thread
-/// and three times the memory). Every occurrence after the first is a row error naming the
-/// first one's line; with `skip` they are left out, in line order.
+/// Finds ids that occur more than once, as neighbours in the records' id order
+/// ([`Records::id_order`], which the engine then reuses: one sort for both). Every occurrence
+/// after the first is a row error naming the first one's line; with `skip` they are left out,
+/// in line order.
 fn check_unique_ids(dataset: &mut Dataset, on_error: OnError) -> Result<(), ReadError> {
     let records = &dataset.records;
-    // 32 bits of each id's hash above its position, as one word: sorting single words is
-    // about twice as fast as (hash, position) pairs, and equal hashes (a hundred or so among
-    // a million distinct ids) end up together in position order, where the ids are compared.
-    let mut hashed: Vec<u64> = records
-        .par_iter()
-        .enumerate()
-        .map(|(index, record)| {
-            let mut hasher = FxHasher::default();
-            record.id().hash(&mut hasher);
-            (hasher.finish() & 0xffff_ffff_0000_0000) | index as u64
-        })
-        .collect();
-    hashed.par_sort_unstable();
-    let position = |key: &u64| *key as u32 as usize;
-    // (position of a repeated id, position of its first occurrence)
+    let IdOrder { order, repeats } = records.id_order();
+    // (position of a repeated id, position of its first occurrence): equal ids are in index
+    // order, so the first of a run of them is the first occurrence.
     let mut duplicates: Vec<(usize, usize)> = Vec::new();
-    for same_hash in hashed
-        .chunk_by(|a, b| a >> 32 == b >> 32)
-        .filter(|run| run.len() > 1)
-    {
-        // In position order: the first equal id before a position is its first occurrence.
-        for (k, key) in same_hash.iter().enumerate().skip(1) {
-            let at = position(key);
-            let id = records.get(at).id();
-            if let Some(first) = same_hash[..k]
-                .iter()
-                .map(position)
-                .find(|earlier| records.get(*earlier).id() == id)
-            {
-                duplicates.push((at, first));
-            }
+    let (mut first, mut previous) = (0, None);
+    for &at in repeats {
+        let at = at as usize;
+        if previous != Some(at - 1) {
+            first = at - 1;
         }
+        previous = Some(at);
+        duplicates.push((order[at] as usize, order[first] as usize));
     }
     if duplicates.is_empty() {
         return Ok(());
