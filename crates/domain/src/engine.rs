@@ -453,6 +453,48 @@ struct ScanScratch {
     verdicts: Vec<Verdict>,
     /// Pairs that failed a required criterion (kept for a key rule's breaks).
     missed: Vec<(u32, u32)>,
+    /// The last explanation made, for the next pair that scores alike.
+    explained: LastExplanation,
+}
+
+/// The last pair's (passed, value) per criterion, with the score and marks made from them:
+/// pairs of one rule often score alike (every exact match does), and then share them.
+#[derive(Default)]
+struct LastExplanation {
+    parts: Vec<(bool, f64)>,
+    score: f64,
+    /// Made when first asked for: a pair under the rule's minimum score needs none.
+    marks: Option<Marks>,
+}
+
+impl LastExplanation {
+    /// The score of `verdicts`, computed anew only when their (passed, value) list differs
+    /// from the last one's.
+    fn score(&mut self, rule: &Rule, verdicts: &[Verdict]) -> f64 {
+        let same = self.parts.len() == verdicts.len()
+            && self
+                .parts
+                .iter()
+                .zip(verdicts)
+                .all(|(&(passed, value), v)| {
+                    passed == v.passed && value.to_bits() == v.value.to_bits()
+                });
+        if !same {
+            self.parts.clear();
+            self.parts
+                .extend(verdicts.iter().map(|v| (v.passed, v.value)));
+            self.score = criteria::score(&rule.criteria, verdicts);
+            self.marks = None;
+        }
+        self.score
+    }
+
+    /// The marks of the verdicts last given to [`LastExplanation::score`].
+    fn marks(&mut self, rule: &Rule, verdicts: &[Verdict]) -> Marks {
+        self.marks
+            .get_or_insert_with(|| explain_verdicts(rule, verdicts).1)
+            .clone()
+    }
 }
 
 /// One-to-one: score every candidate pair, then take pairs best-first, each record once.
@@ -506,6 +548,7 @@ fn one_to_one(
                 pairs,
                 verdicts,
                 missed,
+                explained,
             } = scratch;
             pairs.clear();
             index.candidate_pairs(rule, left, chunk, true, candidates, pairs);
@@ -535,14 +578,20 @@ fn one_to_one(
                         }
                         continue;
                     }
-                    let score = criteria::score(&rule.criteria, verdicts);
+                    let score = explained.score(rule, verdicts);
                     if score + 1e-12 < rule.min_score {
                         continue;
                     }
-                    let amount_gap = verdicts
-                        .iter()
-                        .find_map(|v| v.amount_difference)
-                        .map_or(f64::INFINITY, |d| d.abs().to_f64().unwrap_or(f64::INFINITY));
+                    let amount_gap = verdicts.iter().find_map(|v| v.amount_difference).map_or(
+                        f64::INFINITY,
+                        |d| {
+                            if d.is_zero() {
+                                0.0
+                            } else {
+                                d.abs().to_f64().unwrap_or(f64::INFINITY)
+                            }
+                        },
+                    );
                     let days_gap = verdicts
                         .iter()
                         .find_map(|v| v.days_difference)
@@ -554,7 +603,7 @@ fn one_to_one(
                         left: l,
                         right: r,
                         amount_difference: a.amount().zip(b.amount()).map(|(x, y)| x - y),
-                        marks: explain_verdicts(rule, verdicts).1,
+                        marks: explained.marks(rule, verdicts),
                     });
                 }
             }
