@@ -879,6 +879,54 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_explanation_is_the_one_made_afresh() {
+        let rules = crate::rules::RulesFile::from_toml(
+            r#"
+[left]
+id = "id"
+fields = { amount = "amount", date = "date" }
+[right]
+id = "id"
+fields = { amount = "amount", date = "date" }
+[[rules]]
+name = "close"
+criteria = [
+  { test = "amount", field = "amount", absolute = "1.00", weight = 2 },
+  { test = "date", field = "date", days = 3, required = false },
+]
+"#,
+        )
+        .expect("parses")
+        .compile()
+        .expect("valid");
+        let rule = &rules.rules[0];
+        let verdict = |passed, value| Verdict {
+            passed,
+            value,
+            amount_difference: None,
+            days_difference: None,
+        };
+        let lists = [
+            [verdict(true, 1.0), verdict(true, 1.0)],
+            [verdict(true, 1.0), verdict(true, 1.0)],
+            [verdict(true, 1.0), verdict(false, 0.0)],
+            [verdict(true, 0.5), verdict(false, 0.0)],
+            [verdict(true, 0.5), verdict(true, 0.25)],
+            [verdict(true, 1.0), verdict(true, 1.0)],
+        ];
+        let mut last = LastExplanation::default();
+        for (n, verdicts) in lists.iter().enumerate() {
+            let score = last.score(rule, verdicts);
+            assert_eq!(score, criteria::score(&rule.criteria, verdicts), "list {n}");
+            assert_eq!(
+                last.marks(rule, verdicts),
+                explain_verdicts(rule, verdicts).1,
+                "list {n}"
+            );
+        }
+    }
+
+    #[test]
     fn ranks_are_positions_in_id_order() {
         let ids = ["b", "INV-10", "a", "INV-9", "a\0", "INV-1"];
         let records: Records = ids
