@@ -724,6 +724,11 @@ impl Records {
         self.id_order.0.get_or_init(|| IdOrder::of(self))
     }
 
+    /// Every id's text, one after the other, in record order.
+    pub(crate) fn id_text(&self) -> &str {
+        &self.ids.bytes
+    }
+
     /// Every record, in parallel.
     pub fn par_iter(&self) -> impl IndexedParallelIterator<Item = RecordRef<'_>> {
         (0..self.len()).into_par_iter().map(move |index| RecordRef {
