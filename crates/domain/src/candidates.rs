@@ -522,28 +522,34 @@ type KeyEntry<'a> = (u32, u64, Cow<'a, str>);
 
 impl<'a> KeyTable<'a> {
     /// Indexes records `0..count` by `key_of(record)` (`None`: not indexed). Keys are found
-    /// and hashed in parallel chunks, kept per chunk (no copy into one vector), and only the
-    /// records that have one are visited after: a table for a few leftover records (breaks)
-    /// costs what they do.
+    /// and hashed in parallel chunks, kept per chunk and per part of the table (no copy into
+    /// one vector), and only the records that have one are visited after: a table for a few
+    /// leftover records (breaks) costs what they do.
     pub(crate) fn build(
         count: usize,
         key_of: impl Fn(usize) -> Option<Cow<'a, str>> + Sync,
     ) -> Self {
-        let mut chunks: Vec<Vec<KeyEntry<'a>>> = (0..count.div_ceil(BUILD_CHUNK))
-            .into_par_iter()
-            .map(|chunk| {
-                (chunk * BUILD_CHUNK..((chunk + 1) * BUILD_CHUNK).min(count))
-                    .filter_map(|i| {
-                        let key = key_of(i)?;
-                        Some((i as u32, key_hash(&key), key))
-                    })
-                    .collect()
-            })
-            .collect();
-        let present: usize = chunks.iter().map(Vec::len).sum();
         let parts = rayon::current_num_threads()
             .next_power_of_two()
             .clamp(1, MAX_PARTS);
+        let part_bits = parts.trailing_zeros();
+        // Per chunk of records, the entries of each part, in record order: each part's thread
+        // then reads its own entries only (reading all of them and skipping the others' was
+        // most of the fill's memory traffic).
+        let mut chunks: Vec<Vec<Vec<KeyEntry<'a>>>> = (0..count.div_ceil(BUILD_CHUNK))
+            .into_par_iter()
+            .map(|chunk| {
+                let mut by_part: Vec<Vec<KeyEntry<'a>>> = vec![Vec::new(); parts];
+                for i in chunk * BUILD_CHUNK..((chunk + 1) * BUILD_CHUNK).min(count) {
+                    if let Some(key) = key_of(i) {
+                        let hash = key_hash(&key);
+                        by_part[Self::part_of(hash, part_bits)].push((i as u32, hash, key));
+                    }
+                }
+                by_part
+            })
+            .collect();
+        let present: usize = chunks.iter().flatten().map(Vec::len).sum();
         let capacity = (present * 2)
             .max(parts * MIN_PART_SLOTS)
             .next_power_of_two();
@@ -556,7 +562,7 @@ impl<'a> KeyTable<'a> {
         slots.par_extend(rayon::iter::repeat_n([0u64; 4], capacity));
         let mut table = Self {
             slots,
-            part_bits: parts.trailing_zeros(),
+            part_bits,
             part_slot_bits: (capacity / parts).trailing_zeros(),
             next: (0..count).map(|_| AtomicU32::new(END)).collect(),
             keys: Vec::new(),
@@ -565,10 +571,11 @@ impl<'a> KeyTable<'a> {
         if chunks
             .iter()
             .flatten()
+            .flatten()
             .any(|(_, _, key)| key.len() > INLINE_KEY)
         {
             let mut keys: Vec<Option<Cow<'a, str>>> = vec![None; count];
-            for (record, _, key) in chunks.iter_mut().flatten() {
+            for (record, _, key) in chunks.iter_mut().flatten().flatten() {
                 keys[*record as usize] = Some(std::mem::take(key));
             }
             table.fill(
@@ -583,12 +590,12 @@ impl<'a> KeyTable<'a> {
         table
     }
 
-    /// Inserts every entry of `chunks` into its part, each part by its own thread, in order;
-    /// an entry's key is `key_of(record, key)`. `keys` holds each record's key when some key
-    /// is longer than a slot's.
+    /// Inserts every entry of `chunks` (per chunk, per part) into its part, each part by its
+    /// own thread, in order; an entry's key is `key_of(record, key)`. `keys` holds each
+    /// record's key when some key is longer than a slot's.
     fn fill<'k>(
         &mut self,
-        chunks: &'k [Vec<KeyEntry<'a>>],
+        chunks: &'k [Vec<Vec<KeyEntry<'a>>>],
         key_of: impl Fn(u32, &'k str) -> &'k str + Sync,
         keys: &[Option<Cow<'a, str>>],
     ) {
@@ -598,14 +605,13 @@ impl<'a> KeyTable<'a> {
             .par_chunks_mut(1 << part_slot_bits)
             .enumerate()
             .for_each(|(part, slots)| {
-                let mine = |(_, hash, _): &&KeyEntry<'a>| Self::part_of(*hash, part_bits) == part;
                 let home = |hash: u64| Self::home_in_part(hash, part_bits, part_slot_bits);
-                for block in chunks.iter().flat_map(|chunk| chunk.chunks(TOUCH_BLOCK)) {
-                    touch(
-                        slots,
-                        block.iter().filter(mine).map(|(_, hash, _)| home(*hash)),
-                    );
-                    for (index, hash, key) in block.iter().filter(mine) {
+                for block in chunks
+                    .iter()
+                    .flat_map(|chunk| chunk[part].chunks(TOUCH_BLOCK))
+                {
+                    touch(slots, block.iter().map(|(_, hash, _)| home(*hash)));
+                    for (index, hash, key) in block {
                         let key = key_of(*index, key);
                         let at = locate(slots, home(*hash), *hash, key, keys);
                         let slot = &mut slots[at];
