@@ -453,6 +453,7 @@ fn render_unmatched(out: &mut String, records: &Records, indices: &[u32]) {
             let record = records.get(i as usize);
             sum.wrapping_add(record.line())
                 .wrapping_add(record.amount().map_or(0, |a| u64::from(a.scale())))
+                .wrapping_add(record.date().map_or(0, |d| u64::from(d.day())))
         });
         let touched = block.iter().fold(touched, |sum, &i| {
             let record = records.get(i as usize);
