@@ -27,23 +27,24 @@ pub fn neutralize(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// The ids of one side's records, copied into one compact table (16 bytes per record) for
-/// writing: matches.csv looks up two ids per row in an order unrelated to the records', and
-/// reading each through its record (then a record, then its id's own allocation: two cache
-/// misses in 150 MB) was half the time of writing the file. An id of up to 16 bytes without a NUL
-/// byte is held in the table; a longer one is read from its record.
-struct IdTable<'a> {
+/// The ids of one side's records, copied into one compact table (`N` bytes per record: 8 when
+/// the ids of both sides fit, else 16) for writing: matches.csv looks up two ids per row in an
+/// order unrelated to the records', and reading each through its record (then a record, then
+/// its id's own allocation: two cache misses in 150 MB) was half the time of writing the file.
+/// An id of up to `N` bytes without a NUL byte is held in the table; a longer one is read from
+/// its record.
+struct IdTable<'a, const N: usize> {
     records: &'a Records,
     /// The id's bytes padded with zeros; all zeros (ids are never empty) when it is not held.
-    short: Vec<[u8; 16]>,
+    short: Vec<[u8; N]>,
 }
 
-impl<'a> IdTable<'a> {
+impl<'a, const N: usize> IdTable<'a, N> {
     fn new(records: &'a Records) -> Self {
         let short = records
             .par_iter()
             .map(|record| {
-                let mut bytes = [0u8; 16];
+                let mut bytes = [0u8; N];
                 let id = record.id().as_bytes();
                 if id.len() <= bytes.len() && !id.contains(&0) {
                     bytes[..id.len()].copy_from_slice(id);
@@ -57,13 +58,13 @@ impl<'a> IdTable<'a> {
     /// The table entries of `indices`, in order, into `out`. A loop that does nothing but
     /// load lets the processor wait for many cache misses at once; the same loads inside the
     /// rendering of each row waited for one at a time.
-    fn gather<'i>(&self, indices: impl Iterator<Item = &'i u32>, out: &mut Vec<[u8; 16]>) {
+    fn gather<'i>(&self, indices: impl Iterator<Item = &'i u32>, out: &mut Vec<[u8; N]>) {
         out.clear();
         out.extend(indices.map(|i| self.short[*i as usize]));
     }
 
     /// The id of record `index`, whose table entry is `entry`.
-    fn id<'s>(&'s self, entry: &'s [u8; 16], index: u32) -> &'s str {
+    fn id<'s>(&'s self, entry: &'s [u8; N], index: u32) -> &'s str {
         let length = entry.iter().position(|b| *b == 0).unwrap_or(entry.len());
         match std::str::from_utf8(&entry[..length]) {
             Ok(id) if length > 0 => id,
@@ -74,7 +75,12 @@ impl<'a> IdTable<'a> {
 
 /// Writes the ids of `indices`, whose table entries are `entries`, joined by `|` into `out`,
 /// neutralised as one cell.
-fn join_ids_into(out: &mut String, ids: &IdTable<'_>, indices: &[u32], entries: &[[u8; 16]]) {
+fn join_ids_into<const N: usize>(
+    out: &mut String,
+    ids: &IdTable<'_, N>,
+    indices: &[u32],
+    entries: &[[u8; N]],
+) {
     out.clear();
     for (n, (index, entry)) in indices.iter().zip(entries).enumerate() {
         if n > 0 {
@@ -216,6 +222,24 @@ fn render_batches<T: Sync>(
 /// contributions add up to the score. (JSON inside CSV doubles every quote and tripled the
 /// file's size; the API serves the same explanation as JSON.)
 pub fn write_matches(
+    out: impl Write + Send,
+    outcome: &Outcome,
+    rules: &CompiledRules,
+    left: &Records,
+    right: &Records,
+) -> std::io::Result<()> {
+    let longest = |records: &Records| records.par_iter().map(|r| r.id().len()).max();
+    let (in_left, in_right) = rayon::join(|| longest(left), || longest(right));
+    // Ids of up to 8 bytes (numbered ones) take half the table, and half its fresh pages.
+    if in_left.max(in_right).unwrap_or(0) <= 8 {
+        write_matches_with::<8>(out, outcome, rules, left, right)
+    } else {
+        write_matches_with::<16>(out, outcome, rules, left, right)
+    }
+}
+
+/// [`write_matches`] with id tables of `N` bytes per record.
+fn write_matches_with<const N: usize>(
     mut out: impl Write + Send,
     outcome: &Outcome,
     rules: &CompiledRules,
@@ -223,7 +247,7 @@ pub fn write_matches(
     right: &Records,
 ) -> std::io::Result<()> {
     out.write_all(b"group_id,rule,strategy,left_ids,right_ids,left_count,right_count,score,amount_difference,status,explanation\n")?;
-    let layout = MatchesLayout {
+    let layout = MatchesLayout::<N> {
         width: outcome.groups.len().to_string().len().max(6),
         names: rules
             .rules
@@ -276,7 +300,7 @@ pub fn write_matches(
 }
 
 /// What every row of matches.csv is rendered with.
-struct MatchesLayout<'a> {
+struct MatchesLayout<'a, const N: usize> {
     /// Digits of the group number.
     width: usize,
     /// Rule names as cells, neutralised and quoted where needed.
@@ -284,11 +308,11 @@ struct MatchesLayout<'a> {
     /// `<field(s)> <test>` of each criterion of each rule.
     prefixes: Vec<Vec<String>>,
     rules: &'a CompiledRules,
-    left: IdTable<'a>,
-    right: IdTable<'a>,
+    left: IdTable<'a, N>,
+    right: IdTable<'a, N>,
 }
 
-impl MatchesLayout<'_> {
+impl<const N: usize> MatchesLayout<'_, N> {
     /// Renders `groups`, the first of which is group number `first + 1`, into one buffer per
     /// [`RENDER_CHUNK`] groups, in parallel.
     fn render_window(&self, buffers: &mut Vec<String>, first: usize, groups: &[MatchGroup]) {
@@ -368,7 +392,7 @@ impl MatchesLayout<'_> {
     }
 }
 
-impl MatchesLayout<'_> {
+impl<const N: usize> MatchesLayout<'_, N> {
     /// The explanation cell's text of `group`, into `out` (cleared first).
     fn explain(&self, out: &mut String, group: &MatchGroup) {
         out.clear();
@@ -778,10 +802,12 @@ mod tests {
         );
     }
 
-    #[test]
-    fn ids_are_the_same_from_the_table_or_the_record() {
+    /// Every id read back through an `N`-byte table, held in it or not.
+    fn ids_read_back<const N: usize>() {
         let ids = [
             "L1",
+            "8-bytes!",
+            "9-bytes!!",
             "sixteen-bytes-id",
             "seventeen-bytes-i",
             "ünï",
@@ -794,17 +820,74 @@ mod tests {
             .map(|id| Record::new(*id))
             .collect::<Vec<_>>()
             .into();
-        let table = IdTable::new(&records);
+        let table = IdTable::<N>::new(&records);
         let mut entries = Vec::new();
         let all: Vec<u32> = (0..ids.len() as u32).collect();
         table.gather(all.iter(), &mut entries);
         for (index, id) in ids.iter().enumerate() {
-            assert_eq!(table.id(&entries[index], index as u32), *id);
+            assert_eq!(table.id(&entries[index], index as u32), *id, "N = {N}");
         }
         let mut out = String::new();
-        table.gather([5, 0, 2].iter(), &mut entries);
-        join_ids_into(&mut out, &table, &[5, 0, 2], &entries);
-        assert_eq!(out, "'=SUM(A1)|L1|seventeen-bytes-i");
+        table.gather([7, 0, 4].iter(), &mut entries);
+        join_ids_into(&mut out, &table, &[7, 0, 4], &entries);
+        assert_eq!(out, "'=SUM(A1)|L1|seventeen-bytes-i", "N = {N}");
+    }
+
+    #[test]
+    fn ids_are_the_same_from_the_table_or_the_record() {
+        ids_read_back::<8>();
+        ids_read_back::<16>();
+    }
+
+    #[test]
+    fn matches_csv_is_the_same_with_either_id_table() {
+        let left: Records = ["L1", "L22", "L333"]
+            .iter()
+            .map(|id| Record::new(*id))
+            .collect::<Vec<_>>()
+            .into();
+        let right: Records = ["R1", "R22", "R333"]
+            .iter()
+            .map(|id| Record::new(*id))
+            .collect::<Vec<_>>()
+            .into();
+        let rules = crate::rules::RulesFile::from_toml(
+            r#"
+[left]
+id = "id"
+[right]
+id = "id"
+[[rules]]
+name = "by id"
+criteria = [ { test = "equals", field = "id" } ]
+"#,
+        )
+        .expect("parses")
+        .compile()
+        .expect("valid");
+        let outcome = Outcome {
+            groups: (0..3)
+                .map(|i| {
+                    MatchGroup::new(
+                        0,
+                        &[i][..],
+                        &[2 - i][..],
+                        1.0,
+                        None,
+                        crate::outcome::Status::AutoConfirmed,
+                        Marks::default(),
+                    )
+                })
+                .collect(),
+            ..Outcome::default()
+        };
+        let (mut eight, mut sixteen) = (Vec::new(), Vec::new());
+        write_matches_with::<8>(&mut eight, &outcome, &rules, &left, &right).expect("writes");
+        write_matches_with::<16>(&mut sixteen, &outcome, &rules, &left, &right).expect("writes");
+        let text = String::from_utf8(eight.clone()).expect("UTF-8");
+        assert!(text.contains(",L22,R22,"), "{text}");
+        assert!(text.contains(",L333,R1,"), "{text}");
+        assert_eq!(eight, sixteen);
     }
 
     #[test]
