@@ -82,16 +82,11 @@ where
     let order = keys.par_iter().map(|key| parts(key).1).collect();
     let mut ties = Vec::new();
     let mut start = 0;
-    while start < keys.len() {
-        let id = parts(&keys[start]).0;
-        let mut end = start + 1;
-        while end < keys.len() && parts(&keys[end]).0 == id {
-            end += 1;
+    for run in keys.chunk_by(|a, b| parts(a).0 == parts(b).0) {
+        if run.len() > 1 {
+            ties.push(start..start + run.len());
         }
-        if end - start > 1 {
-            ties.push(start..end);
-        }
-        start = end;
+        start += run.len();
     }
     (order, ties)
 }
